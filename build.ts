@@ -1,0 +1,35 @@
+/**
+ * npm run build: esbuild bundle dist/mapproxy.js (runs on Bun and Deno, WASM
+ * codecs embedded), then `bun build --compile` for the single executable dist/mapproxy.
+ */
+import * as esbuild from 'esbuild';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+
+const started = performance.now();
+fs.mkdirSync('dist', { recursive: true });
+await esbuild.build({
+  entryPoints: ['cli/main.ts'],
+  outfile: 'dist/mapproxy.js',
+  bundle: true,
+  format: 'esm',
+  platform: 'neutral',
+  target: 'es2022',
+  mainFields: ['module', 'main'],
+  conditions: ['import', 'module', 'default'],
+  external: ['bun:*', 'node:*'],
+  loader: { '.wasm': 'binary' },
+  banner: { js: '#!/usr/bin/env bun' },
+  minifySyntax: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+});
+fs.chmodSync('dist/mapproxy.js', 0o755);
+console.log(`dist/mapproxy.js ${(fs.statSync('dist/mapproxy.js').size / 1024).toFixed(0)} kB (${Math.round(performance.now() - started)} ms)`);
+
+if (!process.argv.includes('--no-compile')) {
+  const bun = process.execPath.includes('bun') ? process.execPath : 'bun';
+  const r = spawnSync(bun, ['build', '--compile', '--minify-syntax', 'dist/mapproxy.js', '--outfile', 'dist/mapproxy'], { stdio: 'inherit' });
+  if (r.status !== 0) process.exit(r.status ?? 1);
+  console.log(`dist/mapproxy ${(fs.statSync('dist/mapproxy').size / 1024 / 1024).toFixed(1)} MB`);
+}

@@ -1,0 +1,15 @@
+#!/usr/bin/env bun
+/** The `mapproxy` command: one file per subcommand, each a thin shell over src/. */
+import { Command } from 'commander';
+import { VERSION } from '../src/version.ts';
+import { registerServeDevelop } from './serve-develop.ts';
+import { registerGrids } from './grids.ts';
+
+const program = new Command();
+program.name('mapproxy').description('MapProxy-compatible tile cache and map proxy').version(VERSION, '-V, --version');
+registerServeDevelop(program);
+registerGrids(program);
+program.parseAsync(process.argv).catch((e) => {
+  console.error(`error: ${(e as Error).message}`);
+  process.exit(1);
+});

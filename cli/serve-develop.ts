@@ -1,0 +1,16 @@
+/** `mapproxy serve-develop [CONFIG] [-b [HOST:]PORT] [--debug]` */
+import type { Command } from 'commander';
+import { runServeDevelop } from '../src/server/serve-develop.ts';
+
+/** Add the serve-develop subcommand. */
+export function registerServeDevelop(program: Command): void {
+  program
+    .command('serve-develop')
+    .description('development server: reloads on config changes; without CONFIG a built-in demo (no network needed)')
+    .argument('[config]', 'mapproxy.yaml')
+    .option('-b, --bind <address>', '[HOST:]PORT to listen on', 'localhost:8080')
+    .option('--debug', 'log debug messages')
+    .action(async (config: string | undefined, opts: { bind: string; debug?: boolean }) => {
+      process.exitCode = await runServeDevelop({ config, bind: opts.bind, debug: opts.debug === true });
+    });
+}

@@ -1,0 +1,99 @@
+/** The `file` cache backend: one file per tile, atomic writes, reads without decoding. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { tileRelPath, type DirectoryLayout } from './file-layout.ts';
+import type { TileCoord } from '../source/tile-url.ts';
+
+/** A stored tile: its bytes and modification time in seconds (as Python's st_mtime). */
+export interface StoredTile {
+  bytes: Uint8Array;
+  mtime: number;
+}
+
+/** The interface every cache backend implements (file now; sqlite, mbtiles ... later). */
+export interface CacheBackend {
+  /** Tile bytes and mtime, or undefined when the tile is not cached. */
+  load(coord: TileCoord): StoredTile | undefined;
+  /** Store atomically: readers see the old tile or the whole new one, never a part. */
+  store(coord: TileCoord, bytes: Uint8Array): void;
+  /** Whether a tile is cached (no read of its content). */
+  isCached(coord: TileCoord): boolean;
+  /** Remove one tile (missing is fine). */
+  remove(coord: TileCoord): void;
+}
+
+let tmpCounter = 0;
+
+/** MapProxy-compatible file cache below one directory. */
+export class FileCache implements CacheBackend {
+  constructor(
+    readonly dir: string,
+    readonly ext: string,
+    readonly layout: DirectoryLayout = 'tc',
+  ) {}
+
+  /** Absolute path of a tile file. */
+  tilePath(coord: TileCoord): string {
+    return path.join(this.dir, tileRelPath(this.layout, coord, this.ext));
+  }
+
+  load(coord: TileCoord): StoredTile | undefined {
+    let fd: number;
+    try {
+      fd = fs.openSync(this.tilePath(coord), 'r');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
+      throw e;
+    }
+    try {
+      const st = fs.fstatSync(fd, { bigint: true });
+      if (!st.isFile()) return undefined;
+      const size = Number(st.size);
+      const bytes = new Uint8Array(size);
+      let off = 0;
+      while (off < size) {
+        const n = fs.readSync(fd, bytes, off, size - off, off);
+        if (n <= 0) break;
+        off += n;
+      }
+      return { bytes: off === size ? bytes : bytes.subarray(0, off), mtime: pythonMtime(st.mtimeNs) };
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  store(coord: TileCoord, bytes: Uint8Array): void {
+    const dest = this.tilePath(coord);
+    const dir = path.dirname(dest);
+    fs.mkdirSync(dir, { recursive: true });
+    const tmp = `${dest}.${process.pid}.${++tmpCounter}.tmp`;
+    try {
+      fs.writeFileSync(tmp, bytes);
+      fs.renameSync(tmp, dest);
+    } catch (e) {
+      try {
+        fs.unlinkSync(tmp);
+      } catch {
+        /* the temp file may not exist */
+      }
+      throw e;
+    }
+  }
+
+  isCached(coord: TileCoord): boolean {
+    return fs.existsSync(this.tilePath(coord));
+  }
+
+  remove(coord: TileCoord): void {
+    try {
+      fs.unlinkSync(this.tilePath(coord));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+  }
+}
+
+/** st_mtime as Python computes it from st_mtime_ns, so ETags equal MapProxy's for the same file. */
+export function pythonMtime(ns: bigint): number {
+  return Number(ns / 1_000_000_000n) + Number(ns % 1_000_000_000n) * 1e-9;
+}

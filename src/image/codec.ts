@@ -1,0 +1,90 @@
+// Encoding and decoding of tile images. Two backends with one behaviour:
+//  - native: Bun.Image (libspng, libjpeg-turbo), reached through a BMP going
+//    in and a level-0 PNG coming out, because it has no raw-pixel interface;
+//    it runs on Bun's worker threads, so it never blocks the event loop;
+//  - wasm: the portable path for Deno and Node: @jsquash/jpeg (MozJPEG) and
+//    the @jsquash/png decoder, loaded on first use only, so a Bun process
+//    never compiles them. PNG encoding there is ours (png-encode.ts over
+//    node:zlib): @jsquash/png's encoder writes map tiles ~5x larger.
+// Cache hits never come through here: stored bytes are served as they are.
+
+import { rasterToBmp } from './bmp.ts';
+import { sniffImageFormat } from './format.ts';
+import { decodePng } from './png-decode.ts';
+import { encodePng } from './png-encode.ts';
+import type { Raster } from './raster.ts';
+import { defaultCodecBackend, nativeTranscoder, type CodecBackend } from '../runtime/runtime.ts';
+
+export { mimeOf, sniffImageFormat, type ImageFormat, type SniffedFormat } from './format.ts';
+
+/** The formats encodeImage can write. */
+export type EncodableFormat = 'png' | 'jpeg';
+
+export interface EncodeOptions {
+  format: EncodableFormat;
+  /** 1..100; MapProxy's default jpeg_quality is 90. */
+  jpegQuality?: number;
+  /** zlib level 0..9 (default 6). */
+  pngCompression?: number;
+}
+
+export const DEFAULT_JPEG_QUALITY = 90;
+export const DEFAULT_PNG_COMPRESSION = 6;
+
+let forcedBackend: CodecBackend | undefined;
+
+/** Forces a codec backend (tests, benchmarks); undefined restores the runtime default. */
+export function setCodecBackend(backend: CodecBackend | undefined): void {
+  if (backend === 'native' && !nativeTranscoder()) {
+    throw new Error('native image codecs are not available on this runtime');
+  }
+  forcedBackend = backend;
+}
+
+/** The backend encodeImage/decodeImage will use now. */
+export function codecBackend(): CodecBackend {
+  return forcedBackend ?? defaultCodecBackend();
+}
+
+/** Encodes a raster as 8-bit PNG or as JPEG (alpha dropped). */
+export async function encodeImage(r: Raster, opts: EncodeOptions): Promise<Uint8Array<ArrayBuffer>> {
+  const quality = clampInt(opts.jpegQuality ?? DEFAULT_JPEG_QUALITY, 1, 100);
+  const level = clampInt(opts.pngCompression ?? DEFAULT_PNG_COMPRESSION, 0, 9);
+  const native = codecBackend() === 'native' ? nativeTranscoder() : undefined;
+  if (native) {
+    if (opts.format === 'png') {
+      return native.transcode(rasterToBmp(r, true), { format: 'png', compressionLevel: level });
+    }
+    // An unused alpha mask tells the BMP reader the pixels are opaque, so the
+    // JPEG gets the raw RGB (what PIL's convert('RGB') gives), never a blend.
+    return native.transcode(rasterToBmp(r, false), { format: 'jpeg', quality });
+  }
+  if (opts.format === 'png') return encodePng(r, level);
+  if (opts.format === 'jpeg') return (await import('./wasm/jpeg.ts')).wasmEncodeJpeg(r, quality);
+  throw new Error(`cannot encode ${String(opts.format)}`);
+}
+
+/** Decodes PNG or JPEG bytes (and, on the native backend, GIF, BMP, WebP) into an RGBA raster. */
+export async function decodeImage(bytes: Uint8Array): Promise<Raster> {
+  const format = sniffImageFormat(bytes);
+  const native = codecBackend() === 'native' ? nativeTranscoder() : undefined;
+  if (native) {
+    // A level-0 PNG is the cheapest lossless way out of Bun.Image; our reader
+    // copies its stored blocks without inflating.
+    const png = await native.transcode(bytes, { format: 'png', compressionLevel: 0 });
+    return decodePng(png);
+  }
+  switch (format) {
+    case 'png':
+      return (await import('./wasm/png.ts')).wasmDecodePng(bytes);
+    case 'jpeg':
+      return (await import('./wasm/jpeg.ts')).wasmDecodeJpeg(bytes);
+    default:
+      throw new Error(`cannot decode ${format ?? 'unknown'} images on ${codecBackend()} codecs`);
+  }
+}
+
+function clampInt(v: number, lo: number, hi: number): number {
+  if (!Number.isFinite(v)) return lo;
+  return Math.min(hi, Math.max(lo, Math.round(v)));
+}

@@ -1,0 +1,49 @@
+/** The HTTP app of one Proxy: routes MapProxy's URLs to the services. */
+import { Hono } from 'hono';
+import type { Proxy } from '../core/build-proxy.ts';
+import { xmlEscape } from '../util/py-format.ts';
+import { VERSION } from '../version.ts';
+
+/** A fetch handler, as Bun.serve, Deno.serve and Hono use it. */
+export type FetchHandler = (req: Request) => Response | Promise<Response>;
+
+/** Build the Hono app serving one proxy. */
+export function createApp(proxy: Proxy): Hono {
+  const app = new Hono();
+  const cors = proxy.corsOrigin;
+  if (cors) {
+    app.use('*', async (c, next) => {
+      await next();
+      c.res.headers.set('Access-Control-Allow-Origin', cors);
+    });
+  }
+  const tms = proxy.services.tms;
+  if (tms) {
+    const handler = (c: { req: { raw: Request } }) => {
+      const url = new URL(c.req.raw.url);
+      return tms.handle(c.req.raw, url.pathname, url.searchParams);
+    };
+    app.get('/tms', handler);
+    app.get('/tms/*', handler);
+    app.get('/tiles/*', handler);
+  }
+  app.get('/', (c) => c.html(welcomePage(proxy)));
+  app.notFound((c) => c.text('not found', 404));
+  app.onError((err, c) => {
+    console.error(err);
+    return c.text('internal error', 500);
+  });
+  return app;
+}
+
+function welcomePage(proxy: Proxy): string {
+  const links: string[] = [];
+  if (proxy.services.tms) links.push('<li><a href="tms/1.0.0/">TMS capabilities</a></li>');
+  if (proxy.services.demo) links.push('<li><a href="demo/">demo</a></li>');
+  return `<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>MapProxy</title></head>
+<body><h1>Welcome to MapProxy</h1>
+<p>mapproxy-ts ${xmlEscape(VERSION)}</p>
+<ul>${links.join('')}</ul>
+</body></html>`;
+}

@@ -1,0 +1,50 @@
+/** Small HTTP helpers shared by the services: base URLs, caching headers, conditional requests. */
+import { createHash } from 'node:crypto';
+
+/** The URL prefix this app is served under, e.g. 'http://localhost:8080' (no trailing slash). */
+export function baseUrl(req: Request): string {
+  const url = new URL(req.url);
+  const host = req.headers.get('host') ?? url.host;
+  return `${url.protocol}//${host}`;
+}
+
+/** RFC 7231 date of a timestamp in seconds. */
+export function httpDate(seconds: number): string {
+  return new Date(Math.floor(seconds) * 1000).toUTCString();
+}
+
+/** MapProxy's tile ETag: md5 of str(timestamp) + str(size). */
+export function tileEtag(mtime: number, size: number): string {
+  return createHash('md5').update(`${pyTimestamp(mtime)}${size}`).digest('hex');
+}
+
+function pyTimestamp(t: number): string {
+  const s = String(t);
+  return s.includes('.') || s.includes('e') ? s : `${s}.0`;
+}
+
+/** Whether If-None-Match / If-Modified-Since make this a 304, MapProxy's make_conditional rules. */
+export function notModified(req: Request, etag: string, mtime: number): boolean {
+  const inm = req.headers.get('if-none-match');
+  if (inm !== null) {
+    // MapProxy compares the raw header; accept the quoted and weak forms browsers send too.
+    for (const part of inm.split(',')) {
+      const v = part.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
+      if (v === etag || v === '*') return true;
+    }
+    return false;
+  }
+  const ims = req.headers.get('if-modified-since');
+  if (ims) {
+    const t = Date.parse(ims);
+    if (!Number.isNaN(t) && Math.floor(mtime) <= t / 1000) return true;
+  }
+  return false;
+}
+
+/** Headers MapProxy sends on errors so that no cache keeps them. */
+export const NO_CACHE_HEADERS: Record<string, string> = {
+  'Cache-Control': 'no-cache, no-store',
+  Pragma: 'no-cache',
+  Expires: '-1',
+};

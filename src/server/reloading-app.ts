@@ -1,0 +1,85 @@
+/**
+ * makeApp: the embeddable app for a config file. With the reloader on, it
+ * re-reads the config when any of its files (base files included) changes;
+ * a config that fails to load keeps the old app running and logs why.
+ */
+import * as fs from 'node:fs';
+import { loadConfig } from '../config/loader.ts';
+import { buildProxy, type Proxy } from '../core/build-proxy.ts';
+import { getLogger } from '../log/logger.ts';
+import { createApp, type FetchHandler } from './app.ts';
+
+const log = getLogger('mapproxy.system');
+
+/** Options of makeApp. */
+export interface MakeAppOptions {
+  /** Watch the config files and reload on change (serve-develop). */
+  reloader?: boolean;
+  /** Poll interval of the reloader in ms (default 1000). */
+  reloadInterval?: number;
+}
+
+/** An app bound to a config file. */
+export interface MapProxyApp {
+  fetch: FetchHandler;
+  /** The current proxy graph. */
+  readonly proxy: Proxy;
+  /** Re-read the config now; true if the new config is in use. */
+  reload(): boolean;
+  /** Stop the reloader. */
+  close(): void;
+}
+
+/** Load, build and wrap a config as a fetch handler (throws ConfigError on a broken config). */
+export function makeApp(configPath: string, opts: MakeAppOptions = {}): MapProxyApp {
+  let proxy = buildProxy(loadConfig(configPath));
+  let app = createApp(proxy);
+  let stamps = fileStamps(proxy.config.files);
+  let timer: ReturnType<typeof setInterval> | undefined;
+
+  const reload = (): boolean => {
+    try {
+      const next = buildProxy(loadConfig(configPath));
+      proxy = next;
+      app = createApp(next);
+      stamps = fileStamps(next.config.files);
+      log.info(`reloaded configuration ${configPath}`);
+      return true;
+    } catch (e) {
+      // keep serving the old config; remember the new stamps so the error is logged once per change
+      stamps = fileStamps(proxy.config.files);
+      log.error(`could not reload configuration, keeping the previous one: ${(e as Error).message}`);
+      return false;
+    }
+  };
+
+  if (opts.reloader) {
+    timer = setInterval(() => {
+      const now = fileStamps(proxy.config.files);
+      if (now !== stamps) reload();
+    }, opts.reloadInterval ?? 1000);
+    (timer as { unref?: () => void }).unref?.();
+  }
+
+  return {
+    fetch: (req) => app.fetch(req),
+    get proxy() {
+      return proxy;
+    },
+    reload,
+    close: () => timer && clearInterval(timer),
+  };
+}
+
+function fileStamps(files: string[]): string {
+  return [...new Set(files)]
+    .map((f) => {
+      try {
+        const st = fs.statSync(f);
+        return `${f}:${st.mtimeMs}:${st.size}`;
+      } catch {
+        return `${f}:missing`;
+      }
+    })
+    .join('|');
+}

@@ -1,0 +1,43 @@
+/** serve-develop: one process, reloads on config change, built-in demo without a config. */
+import { ConfigError } from '../errors.ts';
+import { getLogger, setLogLevel } from '../log/logger.ts';
+import { serveHttp } from '../runtime/serve.ts';
+import { writeDemoConfig } from '../demo/demo-config.ts';
+import { makeApp } from './reloading-app.ts';
+
+const log = getLogger('mapproxy.system');
+
+/** `[HOST:]PORT` -> host and port; MapProxy's default host is localhost. */
+export function parseBind(bind: string): { hostname: string; port: number } {
+  const m = /^(?:\[?([^\]]*?)\]?:)?(\d{1,5})$/.exec(bind.trim());
+  if (!m || Number(m[2]) > 65535) throw new Error(`invalid bind address '${bind}': expected [HOST:]PORT`);
+  return { hostname: m[1] || 'localhost', port: Number(m[2]) };
+}
+
+/** Run the development server until killed; returns an exit code when it cannot start. */
+export async function runServeDevelop(opts: { config?: string; bind: string; debug: boolean }): Promise<number> {
+  if (opts.debug) setLogLevel('', 'debug');
+  let bind;
+  try {
+    bind = parseBind(opts.bind);
+  } catch (e) {
+    console.error(`error: ${(e as Error).message}`);
+    return 2;
+  }
+  const config = opts.config ?? writeDemoConfig();
+  if (!opts.config) log.info(`no configuration given, serving the built-in demo from ${config}`);
+  let app;
+  try {
+    app = makeApp(config, { reloader: true });
+  } catch (e) {
+    if (e instanceof ConfigError || (e as NodeJS.ErrnoException).code === 'ENOENT') {
+      console.error(`error: ${(e as Error).message}`);
+      return 2;
+    }
+    throw e;
+  }
+  for (const w of app.proxy.config.warnings) log.warn(String(w));
+  const server = await serveHttp({ hostname: bind.hostname, port: bind.port, fetch: app.fetch });
+  console.log(`mapproxy serve-develop: serving ${config} on http://${bind.hostname}:${server.port}/`);
+  return 0;
+}

@@ -1,0 +1,82 @@
+/**
+ * The upstream HTTP client: one fetch per call with a timeout, basic auth from
+ * `user:pass@` in the URL (never logged), extra headers, and one log line per
+ * request on `mapproxy.source.request` as MapProxy writes it.
+ */
+import { SourceError } from '../errors.ts';
+import { getLogger } from '../log/logger.ts';
+
+const requestLog = getLogger('mapproxy.source.request');
+
+/** Per-source HTTP options (`http:` of a source merged over `globals.http`). */
+export interface HttpOptions {
+  /** Seconds until the request is abandoned. */
+  clientTimeout: number;
+  headers: Record<string, string>;
+  /** Whether error messages may include upstream URLs (false = hide them). */
+  hideErrorDetails: boolean;
+}
+
+/** What a successful request returns. */
+export interface HttpResult {
+  status: number;
+  body: Uint8Array;
+  contentType: string;
+}
+
+/** Split `http://user:pass@host/...` into a clean URL and an Authorization header. */
+export function splitAuth(url: string): { url: string; authorization?: string } {
+  const m = /^(\w+:\/\/)([^/@]*)@(.*)$/.exec(url);
+  if (!m) return { url };
+  const cred = decodeURIComponent(m[2]);
+  return { url: m[1] + m[3], authorization: 'Basic ' + btoa(cred) };
+}
+
+/** An HTTP client bound to one source's options. */
+export class HttpClient {
+  constructor(readonly opts: HttpOptions) {}
+
+  /** GET a URL; non-2xx answers and network errors become SourceError with the status. */
+  async get(rawUrl: string): Promise<HttpResult> {
+    const { url, authorization } = splitAuth(rawUrl);
+    const headers: Record<string, string> = { 'User-Agent': 'mapproxy-ts', ...this.opts.headers };
+    if (authorization) headers.Authorization = authorization;
+    const started = performance.now();
+    let resp: Response;
+    try {
+      resp = await fetch(url, {
+        headers,
+        signal: AbortSignal.timeout(this.opts.clientTimeout * 1000),
+        redirect: 'follow',
+      });
+    } catch (e) {
+      const ms = performance.now() - started;
+      logRequest('GET', url, undefined, undefined, ms);
+      const timeout = (e as Error)?.name === 'TimeoutError' || (e as Error)?.name === 'AbortError';
+      const why = timeout ? `timeout after ${this.opts.clientTimeout}s` : String((e as Error)?.message ?? e);
+      throw new SourceError(this.describe(`could not reach upstream: ${why}`, url));
+    }
+    let body: Uint8Array;
+    try {
+      body = new Uint8Array(await resp.arrayBuffer());
+    } catch (e) {
+      logRequest('GET', url, resp.status, undefined, performance.now() - started);
+      throw new SourceError(this.describe(`error reading upstream response: ${(e as Error).message}`, url));
+    }
+    logRequest('GET', url, resp.status, body.length, performance.now() - started);
+    if (resp.status < 200 || resp.status >= 300) {
+      throw new SourceError(this.describe(`upstream answered HTTP ${resp.status}`, url), resp.status);
+    }
+    return { status: resp.status, body, contentType: resp.headers.get('content-type') ?? '' };
+  }
+
+  private describe(msg: string, url: string): string {
+    return this.opts.hideErrorDetails ? msg : `${msg} (${url})`;
+  }
+}
+
+function logRequest(method: string, url: string, status: number | undefined, size: number | undefined, ms: number): void {
+  if (!requestLog.enabled('info')) return;
+  const kb = size ? (size / 1024).toFixed(1) : '-';
+  requestLog.info(`${method} ${url.replace(/ /g, '')} ${status ?? '-'} ${kb} ${ms ? Math.floor(ms) : '-'}`);
+}
