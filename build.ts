@@ -19,7 +19,8 @@ await esbuild.build({
   conditions: ['import', 'module', 'default'],
   external: ['bun:*', 'node:*'],
   loader: { '.wasm': 'binary' },
-  banner: { js: '#!/usr/bin/env bun' },
+  // commander is CommonJS and require()s node: modules; give the ESM bundle a real require
+  banner: { js: "import { createRequire as __mpCreateRequire } from 'node:module'; const require = __mpCreateRequire(import.meta.url);" },
   minifySyntax: true,
   legalComments: 'none',
   logLevel: 'warning',
