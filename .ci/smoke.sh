@@ -28,5 +28,5 @@ check() { # name port
 ./dist/mapproxy serve-develop -b 127.0.0.1:18480 > /tmp/smoke-bin.log 2>&1 & pids+=($!)
 check "dist/mapproxy" 18480
 
-npx deno run -A dist/mapproxy.js serve-develop -b 127.0.0.1:18481 > /tmp/smoke-deno.log 2>&1 & pids+=($!)
+./node_modules/.bin/deno run -A dist/mapproxy.js serve-develop -b 127.0.0.1:18481 > /tmp/smoke-deno.log 2>&1 & pids+=($!)
 check "deno dist/mapproxy.js" 18481

@@ -4,10 +4,19 @@
  * Run only when upgrading epsg-index: `npx bun scripts/gen-epsg.ts`.
  * The output is committed so the runtime never reads files (esbuild embeds the JSON).
  *
+ * Datum shifts: epsg-index's +towgs84 values are one generic (sometimes wrong:
+ * EPSG:28992's rotations are in the wrong unit) transformation per datum, while
+ * MapProxy gets whatever PROJ picks for the area. So when pyproj is available
+ * (Debian's /usr/bin/python3 has it, MapProxy depends on it) the datum part of
+ * every definition is replaced by the transformation PROJ uses at the centre of
+ * the CRS's area of use, as +towgs84 (or BETA2007, the one grid we ship).
+ * `--no-pyproj` keeps epsg-index's datum parameters.
+ *
  * Output: { "<code>": [proj4 string, axis flag] } where the axis flag is 1 when
  * MapProxy (pyproj `axis_info[0].direction == 'north'`) treats the CRS as
  * north/east ordered (WMS 1.3.0 BBOX, WMTS TopLeftCorner).
  */
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,8 +35,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const all = JSON.parse(readFileSync(join(root, 'node_modules/epsg-index/all.json'), 'utf8')) as Record<string, EpsgEntry>;
 
 /**
- * Grids we do not ship, replaced by the Helmert transformation PROJ 9 itself picks
- * when the grid is missing, so results equal MapProxy on a PROJ without that grid.
+ * Without pyproj: grids we do not ship, replaced by the Helmert transformation
+ * PROJ 9 itself picks when the grid is missing.
  */
 const GRID_REPLACEMENTS: Record<string, string> = {
   // OSGB36 to WGS 84 (6), EPSG:1314; OSTN15 is ~15 MB
@@ -65,25 +74,128 @@ function axisFlag(code: number, e: EpsgEntry, def: string): 0 | 1 {
   return 1;
 }
 
-/** Drops tokens proj4js ignores anyway, to keep the table small. */
-function cleanDef(def: string): string {
-  let d = def
+/**
+ * Asks PROJ which datum transformation to WGS 84 it uses for each code. Prints
+ * `code<TAB>datum tokens` lines; the tokens may be empty (PROJ does no shift).
+ */
+const PY_DATUMS = String.raw`
+import sys, re, warnings
+warnings.simplefilter('ignore')
+from pyproj import CRS, Transformer
+from pyproj.transformer import TransformerGroup
+
+WGS84 = CRS.from_epsg(4326)
+NUM = r'(-?[0-9.eE+-]+)'
+
+def helmert(defn):
+    steps = [s.strip() for s in defn.split('step') if 'proj=helmert' in s or 'proj=molodensky' in s]
+    if len(steps) != 1:
+        return None
+    st = steps[0]
+    inv = st.startswith('inv ')
+    vals = []
+    for k in ('x', 'y', 'z', 'rx', 'ry', 'rz', 's'):
+        m = re.search(r'(?:^| )' + ('d' + k if 'molodensky' in st and k in 'xyz' else k) + '=' + NUM, st)
+        vals.append(float(m.group(1)) if m else 0.0)
+    if 'molodensky' in st:
+        vals[3:] = [0.0] * 4
+    if 'convention=coordinate_frame' in st:
+        vals[3:6] = [-v for v in vals[3:6]]
+    if inv:
+        # first-order inverse; the error is far below a millimetre for datum shifts
+        vals = [-v for v in vals]
+    if re.search(r't_epoch|dx=|drx=', st):
+        return None
+    vals = [0.0 if v == 0 else v for v in vals]
+    if all(v == 0 for v in vals[3:]):
+        vals = vals[:3]
+    return '+towgs84=' + ','.join(repr(v).rstrip('0').rstrip('.') if v != int(v) else str(int(v)) for v in vals)
+
+def datum(code):
+    crs = CRS.from_epsg(code)
+    geod = crs.geodetic_crs
+    if geod is None or geod.equals(WGS84):
+        return ''
+    aou = crs.area_of_use
+    w, s, e, n = aou.west, aou.south, aou.east, aou.north
+    lon = (w + e) / 2 if w <= e else ((w + e + 360) / 2 + 180) % 360 - 180
+    lat = (s + n) / 2
+    t = Transformer.from_crs(geod, WGS84, always_xy=True)
+    ref = t.transform(lon, lat)
+    group = TransformerGroup(geod, WGS84, always_xy=True).transformers
+    chosen = next((g for g in group if g.transform(lon, lat) == ref), None)
+    cands = ([chosen] if chosen else []) + group
+    for g in cands:
+        d = g.definition
+        if 'grids=' in d:
+            if 'BETA2007' in d:
+                return '+nadgrids=BETA2007.gsb'
+            continue
+        if 'helmert' in d or 'molodensky' in d:
+            h = helmert(d)
+            if h:
+                return h
+            continue
+        if g is chosen or 'Ballpark' in g.description or 'null' in d:
+            return ''
+    return ''
+
+for line in sys.stdin:
+    code = int(line)
+    try:
+        print('%d\t%s' % (code, datum(code)))
+    except Exception as ex:
+        print('%d\t!%s' % (code, str(ex).replace('\n', ' ')[:100]))
+`;
+
+/** Datum tokens per code from PROJ, or undefined when pyproj is not usable. */
+function projDatums(codes: string[]): Map<string, string> | undefined {
+  const r = spawnSync('/usr/bin/python3', ['-c', PY_DATUMS], { input: codes.join('\n') + '\n', encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.status !== 0) {
+    console.error(r.stderr || r.error?.message);
+    return undefined;
+  }
+  const out = new Map<string, string>();
+  for (const line of r.stdout.split('\n')) {
+    const [code, d] = line.split('\t');
+    if (code && d !== undefined && !d.startsWith('!')) out.set(code, d);
+  }
+  return out;
+}
+
+/** Drops tokens proj4js ignores anyway, to keep the table small; swaps in PROJ's datum shift if known. */
+function cleanDef(def: string, projDatum: string | undefined): string {
+  let tokens = def
     .split(/\s+/)
-    .filter((t) => t && t !== '+type=crs' && t !== '+no_defs' && t !== '+wktext' && !t.startsWith('+title='))
-    .join(' ');
+    .filter((t) => t && t !== '+type=crs' && t !== '+no_defs' && t !== '+wktext' && !t.startsWith('+title='));
+  if (projDatum !== undefined) {
+    tokens = tokens.filter((t) => !t.startsWith('+towgs84=') && !t.startsWith('+nadgrids='));
+    // proj4js's NAD27 would pull in grids; PROJ's choice replaces them
+    tokens = tokens.map((t) => (t === '+datum=NAD27' ? '+ellps=clrk66' : t));
+    if (projDatum) tokens.push(projDatum);
+    return tokens.join(' ');
+  }
+  let d = tokens.join(' ');
   for (const [grid, repl] of Object.entries(GRID_REPLACEMENTS)) d = d.replace(`+nadgrids=${grid}`, repl);
   return d;
+}
+
+// codes above 32767 are ESRI's, which MapProxy (pyproj's EPSG database) does not know
+const entries = Object.values(all).filter(
+  (e) => e.proj4 && Number(e.code) <= 32767 && (e.kind === 'CRS-PROJCRS' || e.kind === 'CRS-GEOGCRS'),
+);
+const datums = process.argv.includes('--no-pyproj') ? undefined : projDatums(entries.map((e) => e.code));
+if (!datums && !process.argv.includes('--no-pyproj')) {
+  console.error('pyproj (/usr/bin/python3) is needed for PROJ datum shifts; run with --no-pyproj to use epsg-index only');
+  process.exit(1);
 }
 
 const out: Record<string, [string, 0 | 1]> = {};
 const skipped: string[] = [];
 const warnSilent = console.log;
-for (const e of Object.values(all)) {
+for (const e of entries) {
   const code = Number(e.code);
-  // codes above 32767 are ESRI's, which MapProxy (pyproj's EPSG database) does not know
-  if (!e.proj4 || code > 32767) continue;
-  if (e.kind !== 'CRS-PROJCRS' && e.kind !== 'CRS-GEOGCRS') continue;
-  const def = cleanDef(e.proj4);
+  const def = cleanDef(e.proj4!, datums?.get(e.code));
   try {
     const conv = proj4('+proj=longlat +datum=WGS84', def);
     // a forward transform of the area-of-use centre proves proj4js supports the projection

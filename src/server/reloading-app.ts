@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import { loadConfig } from '../config/loader.ts';
 import { buildProxy, type Proxy } from '../core/build-proxy.ts';
 import { getLogger } from '../log/logger.ts';
-import { createApp, type FetchHandler } from './app.ts';
+import { createHandler, type FetchHandler } from './app.ts';
 
 const log = getLogger('mapproxy.system');
 
@@ -33,7 +33,7 @@ export interface MapProxyApp {
 /** Load, build and wrap a config as a fetch handler (throws ConfigError on a broken config). */
 export function makeApp(configPath: string, opts: MakeAppOptions = {}): MapProxyApp {
   let proxy = buildProxy(loadConfig(configPath));
-  let app = createApp(proxy);
+  let handler = createHandler(proxy);
   let stamps = fileStamps(proxy.config.files);
   let timer: ReturnType<typeof setInterval> | undefined;
 
@@ -41,7 +41,7 @@ export function makeApp(configPath: string, opts: MakeAppOptions = {}): MapProxy
     try {
       const next = buildProxy(loadConfig(configPath));
       proxy = next;
-      app = createApp(next);
+      handler = createHandler(next);
       stamps = fileStamps(next.config.files);
       log.info(`reloaded configuration ${configPath}`);
       return true;
@@ -62,7 +62,7 @@ export function makeApp(configPath: string, opts: MakeAppOptions = {}): MapProxy
   }
 
   return {
-    fetch: (req) => app.fetch(req),
+    fetch: (req) => handler(req),
     get proxy() {
       return proxy;
     },
