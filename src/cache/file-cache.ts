@@ -26,15 +26,19 @@ let tmpCounter = 0;
 
 /** MapProxy-compatible file cache below one directory. */
 export class FileCache implements CacheBackend {
+  private prefix: string;
   constructor(
     readonly dir: string,
     readonly ext: string,
     readonly layout: DirectoryLayout = 'tc',
-  ) {}
+  ) {
+    // relative tile paths are built from integers only, so plain concatenation is safe (and path.join is not free)
+    this.prefix = path.resolve(dir) + path.sep;
+  }
 
   /** Absolute path of a tile file. */
   tilePath(coord: TileCoord): string {
-    return path.join(this.dir, tileRelPath(this.layout, coord, this.ext));
+    return this.prefix + tileRelPath(this.layout, coord, this.ext);
   }
 
   load(coord: TileCoord): StoredTile | undefined {

@@ -9,7 +9,13 @@ export const DIRECTORY_LAYOUTS = ['tc', 'mp', 'tms', 'reverse_tms', 'quadkey', '
 /** One of DIRECTORY_LAYOUTS. */
 export type DirectoryLayout = (typeof DIRECTORY_LAYOUTS)[number];
 
-const pad = (n: number, w: number) => String(Math.trunc(n)).padStart(w, '0');
+/** Zero-padded integer; hand-rolled because padStart showed up in cache-hit profiles. */
+function pad(n: number, w: number): string {
+  const s = String(Math.trunc(n));
+  const missing = w - s.length;
+  return missing <= 0 ? s : ZEROS[missing] + s;
+}
+const ZEROS = ['', '0', '00', '000', '0000'];
 
 /** Path of a tile below the cache dir, '/'-separated, with extension. */
 export function tileRelPath(layout: DirectoryLayout, [x, y, z]: TileCoord, ext: string): string {

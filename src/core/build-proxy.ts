@@ -95,7 +95,6 @@ class Builder {
     for (const name of Object.keys(this.conf.caches ?? {})) this.cache(name);
     const tileLayers = this.buildTileLayers();
     const services = this.buildServices(tileLayers);
-    const cors = this.globals.http?.access_control_allow_origin;
     for (const u of this.unsupported) log.warn(u);
     return {
       config: this.config,
@@ -105,9 +104,14 @@ class Builder {
       caches: this.caches,
       tileLayers,
       services,
-      corsOrigin: typeof cors === 'string' ? cors : '*',
+      corsOrigin: this.corsOrigin(),
       unsupported: this.unsupported,
     };
+  }
+
+  private corsOrigin(): string {
+    const cors = this.globals.http?.access_control_allow_origin;
+    return typeof cors === 'string' ? cors : '*';
   }
 
   private abspath(p: string): string {
@@ -310,6 +314,7 @@ class Builder {
         maxTileAge: Math.round(Number(this.globals.tiles?.expires_hours ?? 72) * 3600),
         title: String(md.title ?? ''),
         abstract: String(md.abstract ?? ''),
+        corsOrigin: this.corsOrigin(),
       });
     }
     return out;

@@ -22,8 +22,8 @@ export function createHandler(proxy: Proxy): FetchHandler {
     const q = url.indexOf('?', start);
     const pathname = start < 0 ? '/' : url.slice(start, q < 0 ? undefined : q);
     if ((req.method === 'GET' || req.method === 'HEAD') && (pathname.startsWith('/tiles/') || pathname === '/tms' || pathname.startsWith('/tms/'))) {
-      const resp = await tms.handle(req, pathname, new URLSearchParams(q < 0 ? '' : url.slice(q + 1)));
-      if (cors) resp.headers.set('Access-Control-Allow-Origin', cors);
+      const resp = await tms.handle(req, pathname, q < 0 ? '' : url.slice(q + 1));
+      if (cors && resp.status !== 200) resp.headers.set('Access-Control-Allow-Origin', cors);
       return resp;
     }
     return app.fetch(req);
@@ -44,7 +44,7 @@ export function createApp(proxy: Proxy): Hono {
   if (tms) {
     const handler = (c: { req: { raw: Request } }) => {
       const url = new URL(c.req.raw.url);
-      return tms.handle(c.req.raw, url.pathname, url.searchParams);
+      return tms.handle(c.req.raw, url.pathname, url.search.slice(1));
     };
     app.get('/tms', handler);
     app.get('/tms/*', handler);

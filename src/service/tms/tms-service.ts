@@ -22,6 +22,8 @@ export interface TmsOptions {
   maxTileAge: number;
   title: string;
   abstract: string;
+  /** Access-Control-Allow-Origin for tile responses ('' = none); the app adds it to everything else. */
+  corsOrigin: string;
 }
 
 /** Parsed tile URL. */
@@ -37,7 +39,10 @@ const TILE_RE = /^\/(?:1\.0\.0\/)?([^/]+)\/(?:([^/]+)\/)?(-?\d+)\/(-?\d+)\/(-?\d
 /** The TMS and /tiles service; `handle` answers one request under /tms or /tiles. */
 export class TmsService {
   private grids = new WeakMap<TileLayer, TileServiceGrid>();
-  constructor(readonly opts: TmsOptions) {}
+  private cacheControl: string;
+  constructor(readonly opts: TmsOptions) {
+    this.cacheControl = `public, max-age=${opts.maxTileAge}, s-maxage=${opts.maxTileAge}`;
+  }
 
   private sg(layer: TileLayer): TileServiceGrid {
     let sg = this.grids.get(layer);
@@ -45,8 +50,8 @@ export class TmsService {
     return sg;
   }
 
-  /** Answer a request whose path starts with /tms or /tiles. */
-  async handle(req: Request, path: string, search: URLSearchParams): Promise<Response> {
+  /** Answer a request whose path starts with /tms or /tiles; `query` is the raw query string ('' for none). */
+  async handle(req: Request, path: string, query = ''): Promise<Response> {
     const tms = path === '/tms' || path.startsWith('/tms/');
     const rest = path.slice(tms ? 4 : 6);
     try {
@@ -60,7 +65,7 @@ export class TmsService {
       let origin: 'sw' | 'nw' | undefined;
       if (tms) origin = 'sw';
       else {
-        const o = search.get('origin');
+        const o = query ? new URLSearchParams(query).get('origin') : null;
         origin = o === 'sw' || o === 'nw' ? o : this.opts.origin;
       }
       return await this.tile(req, parts, origin, tms);
@@ -82,8 +87,10 @@ export class TmsService {
     if ((origin === 'nw' && gridOrigin !== 'nw') || (origin === 'sw' && gridOrigin !== 'sw')) {
       coord = [coord[0], layer.grid.gridSizes[coord[2]][1] - 1 - coord[1], coord[2]];
     }
-    const tile = await layer.tileManager.getTile(coord);
+    // hits are answered without awaiting anything: the common case stays synchronous
+    const tile = layer.tileManager.loadCached(coord) ?? (await layer.tileManager.getTile(coord));
     const headers: Record<string, string> = { 'Content-Type': mimeFromFormat(tile.format) };
+    if (this.opts.corsOrigin) headers['Access-Control-Allow-Origin'] = this.opts.corsOrigin;
     if (!tile.cacheable) {
       Object.assign(headers, NO_CACHE_HEADERS);
       return new Response(tile.bytes as Uint8Array<ArrayBuffer>, { headers });
@@ -91,7 +98,7 @@ export class TmsService {
     const etag = tileEtag(tile.mtime, tile.bytes.length);
     headers.ETag = etag;
     headers['Last-Modified'] = httpDate(tile.mtime);
-    headers['Cache-Control'] = `public, max-age=${this.opts.maxTileAge}, s-maxage=${this.opts.maxTileAge}`;
+    headers['Cache-Control'] = this.cacheControl;
     if (notModified(req, etag, tile.mtime)) {
       delete headers['Content-Type'];
       return new Response(null, { status: 304, headers });
