@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tileRelPath, type DirectoryLayout } from './file-layout.ts';
-import type { TileCoord } from '../source/tile-url.ts';
+import type { TileCoord } from '../grid/tile-grid.ts';
 
 /** A stored tile: its bytes and modification time in seconds (as Python's st_mtime). */
 export interface StoredTile {

@@ -10,7 +10,7 @@ import { compositeOver } from '../image/composite.ts';
 import { createRaster, type Raster } from '../image/raster.ts';
 import type { ImageFormat } from '../image/format.ts';
 import type { Source, SourceImage } from '../source/source.ts';
-import type { TileCoord } from '../source/tile-url.ts';
+import type { TileCoord } from '../grid/tile-grid.ts';
 import type { CacheBackend } from './file-cache.ts';
 
 /** A tile as services answer it. */

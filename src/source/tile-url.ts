@@ -1,48 +1,11 @@
 /** MapProxy's tile URL template (`%(x)s`, `%(tc_path)s`, ...) for `tile` sources. */
 import type { Bbox } from '../srs/types.ts';
 import type { TileCoord } from '../grid/tile-grid.ts';
+import { arcgisPath, quadkey, tcPath, tmsPath } from '../grid/tile-paths.ts';
 
 export type { TileCoord };
 
-const pad = (n: number, w: number) => String(Math.trunc(n)).padStart(w, '0');
-
-/** TileCache path: 09/001/234/567/087/654/321 */
-export function tcPath([x, y, z]: TileCoord): string {
-  return [
-    pad(z, 2),
-    pad(x / 1e6, 3),
-    pad((x / 1000) % 1000, 3),
-    pad(x % 1000, 3),
-    pad(y / 1e6, 3),
-    pad((y / 1000) % 1000, 3),
-    pad(y % 1000, 3),
-  ].join('/');
-}
-
-/** Bing quadkey of a tile ('' for level 0). */
-export function quadkey([x, y, z]: TileCoord): string {
-  let key = '';
-  for (let i = z; i > 0; i--) {
-    const mask = 1 << (i - 1);
-    let digit = 0;
-    if (x & mask) digit += 1;
-    if (y & mask) digit += 2;
-    key += digit;
-  }
-  return key;
-}
-
-/** z/x/y */
-export function tmsPath([x, y, z]: TileCoord): string {
-  return `${z}/${x}/${y}`;
-}
-
-const hex8 = (n: number) => n.toString(16).padStart(8, '0');
-
-/** ArcGIS cache path: L09/R05397fb1/C0012d687 */
-export function arcgisPath([x, y, z]: TileCoord): string {
-  return `L${pad(z, 2)}/R${hex8(y)}/C${hex8(x)}`;
-}
+export { arcgisPath, quadkey, tcPath, tmsPath };
 
 const VARS = new Set(['x', 'y', 'z', 'format', 'quadkey', 'tc_path', 'tms_path', 'arcgiscache_path', 'bbox']);
 

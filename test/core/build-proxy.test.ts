@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { loadConfig } from '../../src/config/loader.ts';
 import { buildProxy } from '../../src/core/build-proxy.ts';
 import { ConfigError } from '../../src/errors.ts';
+import type { FileCache } from '../../src/cache/file-cache.ts';
 
 function build(yaml: string) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-build-'));
@@ -35,17 +36,17 @@ sources:
 describe('buildProxy', () => {
   it('names cache directories as MapProxy does', () => {
     const p = build(base('    grids: [GLOBAL_MERCATOR, GLOBAL_WEBMERCATOR, GLOBAL_GEODETIC, mygrid]\n    sources: [s]') + 'grids:\n  mygrid:\n    base: GLOBAL_WEBMERCATOR\n    name: my_name\n');
-    const dirs = [...p.caches.get('c')!.values()].map((tm) => path.basename((tm.opts.backend as { dir: string }).dir));
+    const dirs = [...p.caches.get('c')!.values()].map((tm) => path.basename((tm.opts.backend as FileCache).dir));
     assert.deepEqual(dirs, ['c_EPSG900913', 'c_EPSG3857', 'c_EPSG4326', 'c_EPSG3857']);
     assert.deepEqual(p.tileLayers.map((l) => l.gridName), ['GLOBAL_MERCATOR', 'GLOBAL_WEBMERCATOR', 'GLOBAL_GEODETIC', 'my_name']);
   });
 
   it('uses cache/grid-name directories with use_grid_names and the exact directory with directory', () => {
     const p = build(base('    grids: [GLOBAL_WEBMERCATOR]\n    sources: [s]\n    cache:\n      type: file\n      use_grid_names: true'));
-    const dir = (p.caches.get('c')!.get('GLOBAL_WEBMERCATOR')!.opts.backend as { dir: string }).dir;
+    const dir = (p.caches.get('c')!.get('GLOBAL_WEBMERCATOR')!.opts.backend as FileCache).dir;
     assert.equal(dir.split(path.sep).slice(-2).join('/'), 'c/GLOBAL_WEBMERCATOR');
     const q = build(base('    grids: [GLOBAL_WEBMERCATOR]\n    sources: [s]\n    cache:\n      type: file\n      directory: /srv/tiles/osm\n      directory_layout: tms'));
-    assert.equal((q.caches.get('c')!.get('GLOBAL_WEBMERCATOR')!.opts.backend as { dir: string }).dir, '/srv/tiles/osm');
+    assert.equal((q.caches.get('c')!.get('GLOBAL_WEBMERCATOR')!.opts.backend as FileCache).dir, '/srv/tiles/osm');
   });
 
   const fails = (yaml: string, re: RegExp) => {

@@ -7,7 +7,7 @@ import { getLogger } from '../../log/logger.ts';
 import type { TileLayer, TileLayerIndex } from '../../layer/tile-layer.ts';
 import { mimeFromFormat } from '../../image/format.ts';
 import { baseUrl, httpDate, notModified, NO_CACHE_HEADERS, tileEtag } from '../../server/http.ts';
-import type { TileCoord } from '../../source/tile-url.ts';
+import type { TileCoord } from '../../grid/tile-grid.ts';
 import { pyFloat, xmlEscape } from '../../util/py-format.ts';
 import { internalTileCoord, publicBbox, tileServiceGrid, tileSets, type TileServiceGrid } from './tile-service-grid.ts';
 
