@@ -8,9 +8,7 @@ import * as fs from 'node:fs';
 
 const started = performance.now();
 fs.mkdirSync('dist', { recursive: true });
-await esbuild.build({
-  entryPoints: ['cli/main.ts'],
-  outfile: 'dist/mapproxy.js',
+const common: esbuild.BuildOptions = {
   bundle: true,
   format: 'esm',
   platform: 'neutral',
@@ -24,7 +22,10 @@ await esbuild.build({
   minifySyntax: true,
   legalComments: 'none',
   logLevel: 'warning',
-});
+};
+await esbuild.build({ ...common, entryPoints: ['cli/main.ts'], outfile: 'dist/mapproxy.js' });
+// the embedding API (makeApp ...) as a module for server scripts on Bun or Deno
+await esbuild.build({ ...common, entryPoints: ['src/index.ts'], outfile: 'dist/mapproxy-lib.js' });
 fs.chmodSync('dist/mapproxy.js', 0o755);
 console.log(`dist/mapproxy.js ${(fs.statSync('dist/mapproxy.js').size / 1024).toFixed(0)} kB (${Math.round(performance.now() - started)} ms)`);
 

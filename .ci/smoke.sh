@@ -30,3 +30,18 @@ check "dist/mapproxy" 18480
 
 ./node_modules/.bin/deno run -A dist/mapproxy.js serve-develop -b 127.0.0.1:18481 > /tmp/smoke-deno.log 2>&1 & pids+=($!)
 check "deno dist/mapproxy.js" 18481
+
+# the embedding API under Deno: makeApp + Deno.serve, one tile, then exit
+cat > /tmp/smoke-embed.$$.mjs <<JS
+import { makeApp, writeDemoConfig } from '$PWD/dist/mapproxy-lib.js';
+const app = makeApp(writeDemoConfig());
+const server = Deno.serve({ hostname: '127.0.0.1', port: 0, onListen() {} }, app.fetch);
+const r = await fetch('http://127.0.0.1:' + server.addr.port + '/tms/1.0.0/osm/EPSG900913/1/0/0.png');
+const b = new Uint8Array(await r.arrayBuffer());
+await server.shutdown();
+app.close();
+if (r.status !== 200 || b[1] !== 0x50) { console.error('embed: bad answer', r.status); Deno.exit(1); }
+console.log('smoke: deno makeApp ok');
+JS
+timeout 60 ./node_modules/.bin/deno run -A /tmp/smoke-embed.$$.mjs
+rm -f /tmp/smoke-embed.$$.mjs
