@@ -79,7 +79,7 @@ function axisFlag(code: number, e: EpsgEntry, def: string): 0 | 1 {
  * `code<TAB>datum tokens` lines; the tokens may be empty (PROJ does no shift).
  */
 const PY_DATUMS = String.raw`
-import sys, re, warnings
+import sys, re, math, warnings
 warnings.simplefilter('ignore')
 from pyproj import CRS, Transformer
 from pyproj.transformer import TransformerGroup
@@ -123,7 +123,11 @@ def datum(code):
     t = Transformer.from_crs(geod, WGS84, always_xy=True)
     ref = t.transform(lon, lat)
     group = TransformerGroup(geod, WGS84, always_xy=True).transformers
-    chosen = next((g for g in group if g.transform(lon, lat) == ref), None)
+    # the op from_crs picked is the one in the group that gives its result
+    dist = lambda g: sum(abs(a - b) for a, b in zip(g.transform(lon, lat), ref))
+    chosen = min(group, key=dist) if group else None
+    if chosen is not None and not dist(chosen) < 1e-9:
+        chosen = None
     cands = ([chosen] if chosen else []) + group
     for g in cands:
         d = g.definition
@@ -132,13 +136,27 @@ def datum(code):
                 return '+nadgrids=BETA2007.gsb'
             continue
         if 'helmert' in d or 'molodensky' in d:
-            h = helmert(d)
-            if h:
-                return h
-            continue
+            # a chain of shifts (e.g. via a newer national datum) becomes the translation
+            # that reproduces it at the centre: exact there, close nearby
+            return helmert(d) or fit3(g, geod, lon, lat)
         if g is chosen or 'Ballpark' in g.description or 'null' in d:
             return ''
-    return ''
+    return fit3(chosen, geod, lon, lat) if chosen else ''
+
+def cart(ell, lon, lat):
+    a = ell.semi_major_metre
+    es = 1 - (ell.semi_minor_metre / a) ** 2
+    phi, lam = math.radians(lat), math.radians(lon)
+    n = a / math.sqrt(1 - es * math.sin(phi) ** 2)
+    return (n * math.cos(phi) * math.cos(lam), n * math.cos(phi) * math.sin(lam), n * (1 - es) * math.sin(phi))
+
+def fit3(op, geod, lon, lat):
+    lon2, lat2 = op.transform(lon, lat)
+    if not (math.isfinite(lon2) and math.isfinite(lat2)):
+        return ''
+    p1 = cart(geod.ellipsoid, lon, lat)
+    p2 = cart(WGS84.ellipsoid, lon2, lat2)
+    return '+towgs84=' + ','.join('%.3f' % (b - a) for a, b in zip(p1, p2))
 
 for line in sys.stdin:
     code = int(line)
@@ -165,7 +183,9 @@ function projDatums(codes: string[]): Map<string, string> | undefined {
 
 /** Drops tokens proj4js ignores anyway, to keep the table small; swaps in PROJ's datum shift if known. */
 function cleanDef(def: string, projDatum: string | undefined): string {
+  // one epsg-index grid name contains spaces: "National 84 (02.07.01).gsb"
   let tokens = def
+    .replace(/\+nadgrids="[^"]*"/, '+nadgrids=National_84_(02.07.01).gsb')
     .split(/\s+/)
     .filter((t) => t && t !== '+type=crs' && t !== '+no_defs' && t !== '+wktext' && !t.startsWith('+title='));
   if (projDatum !== undefined) {
@@ -196,6 +216,11 @@ const warnSilent = console.log;
 for (const e of entries) {
   const code = Number(e.code);
   const def = cleanDef(e.proj4!, datums?.get(e.code));
+  // proj4js and PROJ disagree on west/south axes (South African Lo, Krovak S-W); better unknown than wrong
+  if (/\+axis=(?!enu)/.test(def)) {
+    skipped.push(`${e.code} ${e.name}: axis ${/\+axis=(\w+)/.exec(def)![1]} not supported`);
+    continue;
+  }
   try {
     const conv = proj4('+proj=longlat +datum=WGS84', def);
     // a forward transform of the area-of-use centre proves proj4js supports the projection

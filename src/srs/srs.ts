@@ -2,7 +2,7 @@
  * Spatial reference systems: a proj4js wrapper with MapProxy's semantics
  * (code aliases, identity, axis order, bbox transformation).
  */
-import proj4 from 'proj4';
+import proj4, { type Converter } from 'proj4';
 import { SrsError } from '../errors.ts';
 import { calculateBbox, generateEnvelopePoints } from './bbox.ts';
 import { canonicalCode, parseSrsCode } from './codes.ts';
@@ -137,7 +137,7 @@ function makeTransformer(from: Srs, to: Srs): PointFn {
 
 function noop(): void {}
 
-function run(conv: proj4.Converter, p: Point): Point {
+function run(conv: Converter, p: Point): Point {
   try {
     const r = conv.forward([p[0], p[1]]);
     if (r && Number.isFinite(r[0]) && Number.isFinite(r[1])) return [r[0], r[1]];
