@@ -15,10 +15,11 @@ export interface TestProxy {
 }
 
 /** Write `yaml` as mapproxy.yaml in a fresh temp dir and serve it. */
-export async function startProxy(yaml: string, opts: { reloader?: boolean; reloadInterval?: number } = {}): Promise<TestProxy> {
+export async function startProxy(yaml: string, opts: { reloader?: boolean; reloadInterval?: number; files?: Record<string, string> } = {}): Promise<TestProxy> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mapproxy-test-'));
   const configFile = path.join(dir, 'mapproxy.yaml');
   fs.writeFileSync(configFile, yaml);
+  for (const [name, text] of Object.entries(opts.files ?? {})) fs.writeFileSync(path.join(dir, name), text);
   const app = makeApp(configFile, opts);
   const server: RunningServer = await serveHttp({ hostname: '127.0.0.1', port: 0, fetch: app.fetch });
   return {

@@ -112,3 +112,31 @@ describe('config reloading', () => {
     assert.equal(mp.app.reload(), false);
   });
 });
+
+describe('reloading on base file changes and HTTP globals', () => {
+  it('reloads when a base file changes, and applies expires_hours and an empty CORS origin', async () => {
+    const mp = await startProxy(`base: [base.yaml]\n${tmsConfig('l')}`, {
+      reloader: true,
+      reloadInterval: 50,
+      files: { 'base.yaml': 'globals:\n  tiles:\n    expires_hours: 1\n' },
+    });
+    try {
+      let r = await fetch(`${mp.url}/tiles/l/EPSG900913/0/0/0.png`);
+      await r.arrayBuffer();
+      assert.equal(r.headers.get('cache-control'), 'public, max-age=3600, s-maxage=3600');
+      assert.equal(r.headers.get('access-control-allow-origin'), '*');
+      fs.writeFileSync(path.join(mp.dir, 'base.yaml'), "globals:\n  tiles:\n    expires_hours: 2\n  http:\n    access_control_allow_origin: ''\n");
+      let ok = false;
+      for (let i = 0; i < 100 && !ok; i++) {
+        await new Promise((res) => setTimeout(res, 50));
+        r = await fetch(`${mp.url}/tiles/l/EPSG900913/0/0/0.png`);
+        await r.arrayBuffer();
+        ok = r.headers.get('cache-control') === 'public, max-age=7200, s-maxage=7200';
+      }
+      assert.ok(ok, 'base file change picked up');
+      assert.equal(r.headers.get('access-control-allow-origin'), null);
+    } finally {
+      await mp.stop();
+    }
+  });
+});
