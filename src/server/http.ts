@@ -1,5 +1,6 @@
 /** Small HTTP helpers shared by the services: base URLs, caching headers, conditional requests. */
 import { createHash } from 'node:crypto';
+import { pyFloat } from '../util/py-format.ts';
 
 /** The URL prefix this app is served under, e.g. 'http://localhost:8080' (no trailing slash). */
 export function baseUrl(req: Request): string {
@@ -15,12 +16,7 @@ export function httpDate(seconds: number): string {
 
 /** MapProxy's tile ETag: md5 of str(timestamp) + str(size). */
 export function tileEtag(mtime: number, size: number): string {
-  return createHash('md5').update(`${pyTimestamp(mtime)}${size}`).digest('hex');
-}
-
-function pyTimestamp(t: number): string {
-  const s = String(t);
-  return s.includes('.') || s.includes('e') ? s : `${s}.0`;
+  return createHash('md5').update(`${pyFloat(mtime)}${size}`).digest('hex');
 }
 
 /** Whether If-None-Match / If-Modified-Since make this a 304, MapProxy's make_conditional rules. */
