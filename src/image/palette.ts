@@ -1,0 +1,438 @@
+// Colour reduction of RGBA rasters to an indexed image (palette + one index
+// per pixel), for the paletted PNGs MapProxy stores by default and for GIF.
+//
+// Three ways, tried in this order by quantize():
+//  - exact: when the image has no more distinct colours than allowed (fills,
+//    single-colour tiles, most unsmoothed map tiles) they are kept as they
+//    are, so the paletted tile is lossless. PIL's octree does not do this: it
+//    averages neighbouring colours even when there are only a handful;
+//  - fastoctree: the algorithm of PIL's FASTOCTREE (Image.quantize method 2),
+//    which MapProxy uses by default: a fine colour cube (4096 buckets, 8192
+//    with alpha) whose most used buckets become palette entries, plus a
+//    coarse cube (64 / 256 buckets) that guarantees every region of colour
+//    space still has an entry. Each pixel maps to its bucket's entry, no
+//    nearest-colour search, which is why it is fast;
+//  - mediancut: MapProxy's `quantizer: mediancut`, PIL's ADAPTIVE palette:
+//    boxes of colours split at the median; with alpha it is binary (alpha
+//    <= 128 becomes one fully transparent entry), as MapProxy does it.
+// Pixels with alpha 0 all become one entry (0,0,0,0): their colour is
+// invisible, and keeping it would only spend palette entries.
+
+import { isOpaque, type Raster } from './raster.ts';
+
+/** An indexed image: palette entries as RGBA (4 bytes each), one palette index per pixel. */
+export interface IndexedImage {
+  readonly width: number;
+  readonly height: number;
+  /** Palette index per pixel, row-major. */
+  readonly indices: Uint8Array;
+  /** RGBA entries, entries with alpha < 255 first (so a PNG tRNS chunk can stop early). */
+  readonly palette: Uint8Array;
+  /** True when every pixel kept its colour (exact path). */
+  readonly exact: boolean;
+}
+
+/** MapProxy's encoding_options.quantizer values. */
+export type Quantizer = 'fastoctree' | 'mediancut';
+
+export interface QuantizeOptions {
+  /** Maximum palette size, 2..256 (default 256). */
+  colors?: number;
+  /** Keep alpha (default true); false treats every pixel as opaque, like PIL's convert('RGB'). */
+  alpha?: boolean;
+  /** Used when the image has more colours than allowed (default fastoctree). */
+  quantizer?: Quantizer;
+  /** Try the lossless path first (default true); false always quantizes (tests, comparisons with PIL). */
+  exact?: boolean;
+}
+
+const LE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+/** The alpha byte as a mask on this platform's Int32Array view of RGBA bytes. */
+const ALPHA_MASK = LE ? 0xff000000 | 0 : 0x000000ff;
+
+/** Number of palette entries of an indexed image. */
+export function paletteSize(img: IndexedImage): number {
+  return img.palette.length >> 2;
+}
+
+/** Reduces a raster to at most `colors` colours: exactly when it has that few, else with the chosen quantizer. */
+export function quantize(r: Raster, opts: QuantizeOptions = {}): IndexedImage {
+  const colors = clampColors(opts.colors ?? 256);
+  // An opaque image quantized "with alpha" (a transparent cache whose tile is
+  // fully covered) would only lose RGB precision to the alpha cube.
+  const alpha = (opts.alpha ?? true) && !isOpaque(r);
+  if (opts.exact !== false) {
+    const exact = exactPalette(r, colors, alpha);
+    if (exact) return exact;
+  }
+  return opts.quantizer === 'mediancut' ? medianCutQuantize(r, colors, alpha) : octreeQuantize(r, colors, alpha);
+}
+
+function clampColors(n: number): number {
+  if (!Number.isFinite(n)) return 256;
+  return Math.min(256, Math.max(2, Math.round(n)));
+}
+
+/**
+ * Views the raster as one int32 per pixel (signed, so opaque pixels stay
+ * small integers for the JIT instead of becoming doubles); copies only when
+ * the data is not 4-byte aligned.
+ */
+function pixels32(r: Raster): Int32Array {
+  const d = r.data;
+  if (d.byteOffset % 4 === 0) return new Int32Array(d.buffer, d.byteOffset, r.width * r.height);
+  return new Int32Array(new Uint8Array(d).buffer);
+}
+
+/** Normalises a pixel to its palette key: alpha forced opaque, or all fully transparent pixels made equal. */
+function keyOf(p: number, alpha: boolean): number {
+  if (!alpha) return p | ALPHA_MASK;
+  return (p & ALPHA_MASK) === 0 ? 0 : p;
+}
+
+/** The image with its own colours when it has at most maxColors of them; undefined when it has more. */
+export function exactPalette(r: Raster, maxColors = 256, alpha = true): IndexedImage | undefined {
+  const px = pixels32(r);
+  const n = px.length;
+  const max = clampColors(maxColors);
+  // Open addressing over int32 keys: faster than a Map for one lookup per colour run.
+  const bits = 10; // 1024 slots, at most 25% full for 256 colours
+  const size = 1 << bits;
+  const slotKey = new Int32Array(size);
+  const slotIdx = new Int16Array(size).fill(-1);
+  const keys = new Int32Array(max);
+  const indices = new Uint8Array(n);
+  let count = 0;
+  let lastPixel = n > 0 ? ~px[0] : 0; // differs from the first pixel
+  let lastIndex = 0;
+  for (let i = 0; i < n; i++) {
+    const p = px[i];
+    // Map tiles are mostly runs of one colour: skip the hash for those.
+    if (p === lastPixel) {
+      indices[i] = lastIndex;
+      continue;
+    }
+    const k = keyOf(p, alpha);
+    let s = Math.imul(k, 0x9e3779b1) >>> (32 - bits);
+    let idx: number;
+    for (;;) {
+      idx = slotIdx[s];
+      if (idx < 0) {
+        if (count === max) return undefined;
+        idx = count++;
+        slotIdx[s] = idx;
+        slotKey[s] = k;
+        keys[idx] = k;
+        break;
+      }
+      if (slotKey[s] === k) break;
+      s = (s + 1) & (size - 1);
+    }
+    indices[i] = idx;
+    lastPixel = p;
+    lastIndex = idx;
+  }
+  const palette = new Uint8Array(count * 4);
+  new Int32Array(palette.buffer).set(keys.subarray(0, count));
+  return orderTranslucentFirst({ width: r.width, height: r.height, indices, palette, exact: true });
+}
+
+/** Moves palette entries with alpha < 255 to the front, so tRNS only needs to list those. */
+function orderTranslucentFirst(img: IndexedImage): IndexedImage {
+  const { palette, indices } = img;
+  const n = palette.length >> 2;
+  let firstOpaque = -1;
+  let needed = false;
+  for (let i = 0; i < n; i++) {
+    const opaque = palette[i * 4 + 3] === 255;
+    if (opaque && firstOpaque < 0) firstOpaque = i;
+    else if (!opaque && firstOpaque >= 0) {
+      needed = true;
+      break;
+    }
+  }
+  if (!needed) return img;
+  const remap = new Uint8Array(n);
+  const out = new Uint8Array(palette.length);
+  let o = 0;
+  for (const wantOpaque of [false, true]) {
+    for (let i = 0; i < n; i++) {
+      if ((palette[i * 4 + 3] === 255) !== wantOpaque) continue;
+      out.set(palette.subarray(i * 4, i * 4 + 4), o * 4);
+      remap[i] = o++;
+    }
+  }
+  for (let i = 0; i < indices.length; i++) indices[i] = remap[indices[i]];
+  return { ...img, palette: out };
+}
+
+// Bits per channel (r, g, b, a) of the fine and the coarse cube, as PIL has them.
+const FINE_RGB = [4, 4, 4, 0];
+const COARSE_RGB = [2, 2, 2, 0];
+const FINE_RGBA = [3, 4, 3, 3];
+const COARSE_RGBA = [2, 2, 2, 2];
+
+/** Bucket sums of one colour cube. */
+interface Cube {
+  count: Float64Array;
+  r: Float64Array;
+  g: Float64Array;
+  b: Float64Array;
+  a: Float64Array;
+}
+
+function newCube(size: number): Cube {
+  return {
+    count: new Float64Array(size),
+    r: new Float64Array(size),
+    g: new Float64Array(size),
+    b: new Float64Array(size),
+    a: new Float64Array(size),
+  };
+}
+
+/** Writes a bucket's average colour (PIL truncates the average) into out at entry o. */
+function averageInto(c: Cube, i: number, out: Uint8Array, o: number): void {
+  const n = c.count[i];
+  if (n <= 0) return;
+  out[o * 4] = c.r[i] / n;
+  out[o * 4 + 1] = c.g[i] / n;
+  out[o * 4 + 2] = c.b[i] / n;
+  out[o * 4 + 3] = c.a[i] / n;
+}
+
+/** PIL's FASTOCTREE: the most used fine buckets plus the coarse remainder, each pixel mapped to its bucket's entry. */
+export function octreeQuantize(r: Raster, colors = 256, alpha = true): IndexedImage {
+  const max = clampColors(colors);
+  const fb = alpha ? FINE_RGBA : FINE_RGB;
+  const cb = alpha ? COARSE_RGBA : COARSE_RGB;
+  const fineSize = 1 << (fb[0] + fb[1] + fb[2] + fb[3]);
+  const coarseSize = 1 << (cb[0] + cb[1] + cb[2] + cb[3]);
+  const d = r.data;
+  const n = r.width * r.height;
+  const px = pixels32(r);
+
+  // Fine cube: per-bucket sums, and each pixel's bucket for the mapping pass.
+  const fine = newCube(fineSize);
+  const bucketOf = new Uint16Array(n);
+  const [rs, gs, bs, as] = [8 - fb[0], 8 - fb[1], 8 - fb[2], 8 - fb[3]];
+  const [ro, go, bo] = [fb[1] + fb[2] + fb[3], fb[2] + fb[3], fb[3]];
+  let last = n > 0 ? ~px[0] : 0;
+  let lastBucket = 0;
+  for (let i = 0, o = 0; i < n; i++, o += 4) {
+    const p = px[i];
+    let red = d[o], green = d[o + 1], blue = d[o + 2], al = alpha ? d[o + 3] : 255;
+    if (alpha && al === 0) red = green = blue = 0;
+    let bucket: number;
+    if (p === last) bucket = lastBucket;
+    else {
+      bucket = ((red >> rs) << ro) | ((green >> gs) << go) | ((blue >> bs) << bo) | (fb[3] ? al >> as : 0);
+      last = p;
+      lastBucket = bucket;
+    }
+    bucketOf[i] = bucket;
+    fine.count[bucket]++;
+    fine.r[bucket] += red;
+    fine.g[bucket] += green;
+    fine.b[bucket] += blue;
+    fine.a[bucket] += al;
+  }
+
+  // Coarse cube: each fine bucket's parent, by dropping low bits per channel.
+  const parent = new Uint16Array(fineSize);
+  const coarse = newCube(coarseSize);
+  const [cro, cgo, cbo] = [cb[1] + cb[2] + cb[3], cb[2] + cb[3], cb[3]];
+  const used: number[] = [];
+  for (let f = 0; f < fineSize; f++) {
+    const fr = f >> ro, fg = (f >> go) & ((1 << fb[1]) - 1), fbl = (f >> bo) & ((1 << fb[2]) - 1), fa = f & ((1 << fb[3]) - 1);
+    const c = ((fr >> (fb[0] - cb[0])) << cro) | ((fg >> (fb[1] - cb[1])) << cgo) | ((fbl >> (fb[2] - cb[2])) << cbo)
+      | (cb[3] ? fa >> (fb[3] - cb[3]) : 0);
+    parent[f] = c;
+    if (fine.count[f] > 0) {
+      used.push(f);
+      coarse.count[c] += fine.count[f];
+      coarse.r[c] += fine.r[f];
+      coarse.g[c] += fine.g[f];
+      coarse.b[c] += fine.b[f];
+      coarse.a[c] += fine.a[f];
+    }
+  }
+  const usedCoarse = () => {
+    let k = 0;
+    for (let c = 0; c < coarseSize; c++) if (coarse.count[c] > 0) k++;
+    return k;
+  };
+  // Most used fine buckets first; ties by bucket number so the result is deterministic.
+  used.sort((a, b) => fine.count[b] - fine.count[a] || a - b);
+  const subtract = (from: number, to: number) => {
+    for (let k = from; k < Math.min(to, used.length); k++) {
+      const f = used[k];
+      const c = parent[f];
+      coarse.count[c] -= fine.count[f];
+      coarse.r[c] -= fine.r[f];
+      coarse.g[c] -= fine.g[f];
+      coarse.b[c] -= fine.b[f];
+      coarse.a[c] -= fine.a[f];
+    }
+  };
+  let nCoarse = Math.min(usedCoarse(), max);
+  let nFine = max - nCoarse;
+  subtract(0, nFine);
+  // Coarse buckets emptied by the fine entries free palette room for more fine entries.
+  for (let left = usedCoarse(); nCoarse > left; left = usedCoarse()) {
+    const done = nFine;
+    nCoarse = left;
+    nFine = max - nCoarse;
+    subtract(done, nFine);
+  }
+  nFine = Math.min(nFine, used.length);
+
+  const coarseOrder: number[] = [];
+  for (let c = 0; c < coarseSize; c++) if (coarse.count[c] > 0) coarseOrder.push(c);
+  coarseOrder.sort((a, b) => coarse.count[b] - coarse.count[a] || a - b);
+  nCoarse = Math.min(nCoarse, coarseOrder.length);
+
+  const total = nCoarse + nFine;
+  const palette = new Uint8Array(total * 4);
+  const lookup = new Int16Array(fineSize).fill(-1);
+  const coarseLookup = new Int16Array(coarseSize).fill(-1);
+  for (let k = 0; k < nCoarse; k++) {
+    averageInto(coarse, coarseOrder[k], palette, k);
+    coarseLookup[coarseOrder[k]] = k;
+  }
+  for (let f = 0; f < fineSize; f++) lookup[f] = coarseLookup[parent[f]];
+  for (let k = 0; k < nFine; k++) {
+    averageInto(fine, used[k], palette, nCoarse + k);
+    lookup[used[k]] = nCoarse + k;
+  }
+  // Only when fewer colours than coarse buckets are allowed: PIL leaves such
+  // pixels at index 0, the nearest entry is what one would want.
+  for (const f of used) {
+    if (lookup[f] < 0) lookup[f] = nearestEntry(palette, total, fine, f);
+  }
+
+  const indices = new Uint8Array(n);
+  for (let i = 0; i < n; i++) indices[i] = lookup[bucketOf[i]];
+  return orderTranslucentFirst({ width: r.width, height: r.height, indices, palette, exact: false });
+}
+
+function nearestEntry(palette: Uint8Array, n: number, c: Cube, i: number): number {
+  const cnt = c.count[i];
+  const r = c.r[i] / cnt, g = c.g[i] / cnt, b = c.b[i] / cnt, a = c.a[i] / cnt;
+  let best = 0;
+  let bestD = Infinity;
+  for (let k = 0; k < n; k++) {
+    const dr = palette[k * 4] - r, dg = palette[k * 4 + 1] - g, db = palette[k * 4 + 2] - b, da = palette[k * 4 + 3] - a;
+    const dist = dr * dr + dg * dg + db * db + da * da;
+    if (dist < bestD) {
+      bestD = dist;
+      best = k;
+    }
+  }
+  return best;
+}
+
+/** MapProxy's `quantizer: mediancut`: PIL's ADAPTIVE palette; with alpha, alpha <= 128 becomes one transparent entry. */
+export function medianCutQuantize(r: Raster, colors = 256, alpha = true): IndexedImage {
+  const max = clampColors(colors);
+  const d = r.data;
+  const n = r.width * r.height;
+  // A 5-bit-per-channel histogram keeps the box splitting cheap on any image size.
+  const HIST = 1 << 15;
+  const cnt = new Float64Array(HIST);
+  const sr = new Float64Array(HIST), sg = new Float64Array(HIST), sb = new Float64Array(HIST);
+  const binOf = new Int32Array(n);
+  let hasTransparent = false;
+  for (let i = 0, o = 0; i < n; i++, o += 4) {
+    if (alpha && d[o + 3] <= 128) {
+      binOf[i] = -1;
+      hasTransparent = true;
+      continue;
+    }
+    const bin = ((d[o] >> 3) << 10) | ((d[o + 1] >> 3) << 5) | (d[o + 2] >> 3);
+    binOf[i] = bin;
+    cnt[bin]++;
+    sr[bin] += d[o];
+    sg[bin] += d[o + 1];
+    sb[bin] += d[o + 2];
+  }
+  // MapProxy reserves one entry for transparency only when quantizing with alpha.
+  const opaqueColors = alpha ? max - 1 : max;
+  const bins: number[] = [];
+  for (let b = 0; b < HIST; b++) if (cnt[b] > 0) bins.push(b);
+
+  interface Box { bins: number[]; pixels: number; }
+  const chan = (b: number, c: number) => (b >> (10 - 5 * c)) & 31;
+  const boxes: Box[] = bins.length ? [{ bins, pixels: bins.reduce((s, b) => s + cnt[b], 0) }] : [];
+  const extent = (box: Box): [number, number] => {
+    let bestC = 0, bestR = -1;
+    for (let c = 0; c < 3; c++) {
+      let lo = 31, hi = 0;
+      for (const b of box.bins) {
+        const v = chan(b, c);
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+      }
+      if (hi - lo > bestR) {
+        bestR = hi - lo;
+        bestC = c;
+      }
+    }
+    return [bestC, bestR];
+  };
+  while (boxes.length < opaqueColors) {
+    // Split the box holding the most pixels among those that can still split.
+    let pick = -1;
+    for (let i = 0; i < boxes.length; i++) {
+      if (boxes[i].bins.length > 1 && (pick < 0 || boxes[i].pixels > boxes[pick].pixels)) pick = i;
+    }
+    if (pick < 0) break;
+    const box = boxes[pick];
+    const [c] = extent(box);
+    box.bins.sort((a, b) => chan(a, c) - chan(b, c));
+    let acc = 0;
+    let cut = 1;
+    for (; cut < box.bins.length; cut++) {
+      acc += cnt[box.bins[cut - 1]];
+      if (acc >= box.pixels / 2) break;
+    }
+    cut = Math.min(cut, box.bins.length - 1);
+    const left = box.bins.slice(0, cut);
+    const right = box.bins.slice(cut);
+    const sum = (bs: number[]) => bs.reduce((s, b) => s + cnt[b], 0);
+    boxes.splice(pick, 1, { bins: left, pixels: sum(left) }, { bins: right, pixels: sum(right) });
+  }
+
+  const total = boxes.length + (hasTransparent ? 1 : 0);
+  const palette = new Uint8Array(total * 4);
+  const binIndex = new Uint8Array(HIST);
+  const first = hasTransparent ? 1 : 0; // transparent entry at 0: tRNS then has one byte
+  boxes.forEach((box, k) => {
+    let c = 0, r2 = 0, g2 = 0, b2 = 0;
+    for (const b of box.bins) {
+      c += cnt[b];
+      r2 += sr[b];
+      g2 += sg[b];
+      b2 += sb[b];
+    }
+    const e = first + k;
+    palette[e * 4] = Math.round(r2 / c);
+    palette[e * 4 + 1] = Math.round(g2 / c);
+    palette[e * 4 + 2] = Math.round(b2 / c);
+    palette[e * 4 + 3] = 255;
+    for (const b of box.bins) binIndex[b] = e;
+  });
+  const indices = new Uint8Array(n);
+  for (let i = 0; i < n; i++) indices[i] = binOf[i] < 0 ? 0 : binIndex[binOf[i]];
+  return { width: r.width, height: r.height, indices, palette, exact: false };
+}
+
+/** Expands an indexed image back to an RGBA raster (tests, GIF round trips, debugging). */
+export function indexedToRaster(img: IndexedImage): Raster {
+  const data = new Uint8ClampedArray(img.width * img.height * 4);
+  const out = new Uint32Array(data.buffer);
+  const p = img.palette.byteOffset % 4 === 0 ? img.palette : img.palette.slice();
+  const pal = new Uint32Array(p.buffer, p.byteOffset, p.length >> 2);
+  for (let i = 0; i < img.indices.length; i++) out[i] = pal[img.indices[i]];
+  return { width: img.width, height: img.height, data };
+}

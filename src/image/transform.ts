@@ -1,0 +1,371 @@
+/**
+ * Reprojection of a raster between two SRS with a mesh warp, the approach of
+ * MapProxy's ImageTransformer (mapproxy/image/transform.py): only the corners
+ * of destination quads go through proj; inside a quad the source position is
+ * the bilinear interpolation of its corners. Quads are subdivided until that
+ * interpolation, mapped back into the destination, is within maxPxErr pixels.
+ *
+ * Unlike MapProxy, refinement is not capped at 50 px quads: a quad that still
+ * fails at one pixel is a discontinuity (the antimeridian, a pole) or the rim
+ * of the projection's valid area, and that pixel is transformed on its own.
+ * That keeps a seam from smearing the whole world across one quad, at the cost
+ * of one proj call per pixel along such a line only.
+ */
+import { type Bbox, isSameSrs, isWebMercator, MERCATOR_MAX, type Srs } from '../srs/srs.ts';
+import { createRaster, TRANSPARENT, type Raster, type Rgba } from './raster.ts';
+import { type ResamplingMethod, spanSampler, transformExtent } from './resample.ts';
+
+/** Options of reprojectRaster. */
+export interface ReprojectOptions {
+  method: ResamplingMethod;
+  /** Largest tolerated position error in destination pixels (MapProxy's max_px_err). */
+  maxPxErr?: number;
+  /** Colour of destination pixels that fall outside the source; transparent by default. */
+  fill?: Rgba;
+}
+
+/**
+ * One mesh cell: the destination pixel box [x0, x1) x [y0, y1) and the source
+ * pixel positions (edge coordinates) of its north-west, north-east, south-west
+ * and south-east corners.
+ */
+export interface MeshQuad {
+  x0: number; y0: number; x1: number; y1: number;
+  nwx: number; nwy: number; nex: number; ney: number;
+  swx: number; swy: number; sex: number; sey: number;
+}
+
+/** Reprojects `src` (srcBbox in srcSrs) into a dstSize raster covering dstBbox in dstSrs. */
+export function reprojectRaster(
+  src: Raster, srcBbox: Bbox, srcSrs: Srs,
+  dstBbox: Bbox, dstSize: readonly [number, number], dstSrs: Srs,
+  opts: ReprojectOptions,
+): Raster {
+  const fill = opts.fill ?? TRANSPARENT;
+  if (isSameSrs(srcSrs, dstSrs)) return transformExtent(src, srcBbox, dstBbox, dstSize, opts.method, fill);
+  const mesh = transformMesh([src.width, src.height], srcBbox, srcSrs, dstSize, dstBbox, dstSrs, opts.maxPxErr ?? 1);
+  const [dw, dh] = dstSize;
+  const out = createRaster(dw, dh, fill);
+  const sample = spanSampler(src, out, opts.method);
+  for (const q of mesh) {
+    const w = q.x1 - q.x0;
+    const h = q.y1 - q.y0;
+    for (let y = q.y0; y < q.y1; y++) {
+      // Row y crosses the quad at v; along the row the mapping is linear in u.
+      const v = (y + 0.5 - q.y0) / h;
+      const lx = q.nwx + (q.swx - q.nwx) * v;
+      const ly = q.nwy + (q.swy - q.nwy) * v;
+      const stepX = (q.nex + (q.sex - q.nex) * v - lx) / w;
+      const stepY = (q.ney + (q.sey - q.ney) * v - ly) / w;
+      sample(y * dw + q.x0, w, lx + 0.5 * stepX, ly + 0.5 * stepY, stepX, stepY);
+    }
+  }
+  return out;
+}
+
+/**
+ * The mesh for a reprojection, as MapProxy's transform_meshes: destination quads
+ * with their corners in source pixels. Quads wholly outside the source or the
+ * projections' valid area are left out, since they only hold the fill colour.
+ */
+export function transformMesh(
+  srcSize: readonly [number, number], srcBbox: Bbox, srcSrs: Srs,
+  dstSize: readonly [number, number], dstBbox: Bbox, dstSrs: Srs,
+  maxPxErr = 1,
+): MeshQuad[] {
+  checkSize(srcSize);
+  checkSize(dstSize);
+  checkBbox(srcBbox);
+  checkBbox(dstBbox);
+  const builder = new MeshBuilder(srcSize, srcBbox, srcSrs, dstSize, dstBbox, dstSrs, maxPxErr);
+  // Start from cells of at most 256 px so that one lucky test point cannot vouch for a whole large image.
+  const [dw, dh] = dstSize;
+  const nx = Math.ceil(dw / 256);
+  const ny = Math.ceil(dh / 256);
+  for (let j = 0; j < ny; j++) {
+    const y0 = Math.round((j * dh) / ny);
+    const y1 = Math.round(((j + 1) * dh) / ny);
+    for (let i = 0; i < nx; i++) {
+      builder.add(Math.round((i * dw) / nx), y0, Math.round(((i + 1) * dw) / nx), y1);
+    }
+  }
+  return builder.quads;
+}
+
+function checkSize(s: readonly [number, number]): void {
+  if (!(Number.isInteger(s[0]) && Number.isInteger(s[1]) && s[0] > 0 && s[1] > 0)) {
+    throw new RangeError(`invalid image size ${s[0]}x${s[1]}`);
+  }
+}
+
+function checkBbox(b: Bbox): void {
+  if (!(b[2] > b[0] && b[3] > b[1])) throw new RangeError(`invalid bbox ${b.join(',')}`);
+}
+
+// Where in a quad the interpolation is checked (u, v): centre, edge midpoints, and
+// the quarter points, because a mapping symmetric about the centre (mercator
+// latitude over a whole-world quad) fits the corners and the midpoints exactly.
+const TEST_U = [0.5, 0.5, 0.5, 0, 1, 0.25, 0.75, 0.25, 0.75];
+const TEST_V = [0.5, 0, 1, 0.5, 0.5, 0.25, 0.25, 0.75, 0.75];
+// What a failure at each test point says: top/bottom midpoints see bending
+// along x, left/right midpoints along y, interior points either.
+const BEND_X = 1;
+const BEND_Y = 2;
+const BEND_INSIDE = 4;
+const TEST_BEND = [BEND_INSIDE, BEND_X, BEND_X, BEND_Y, BEND_Y, BEND_INSIDE, BEND_INSIDE, BEND_INSIDE, BEND_INSIDE];
+
+/** Longitude period of an SRS whose x axis wraps, 0 for the others. */
+function xPeriod(srs: Srs): number {
+  if (srs.isLatLong) return 360;
+  if (isWebMercator(srs)) return 2 * MERCATOR_MAX;
+  return 0;
+}
+
+/**
+ * Keeps latitudes a hair inside the poles, as MapProxy's align_bbox does, so
+ * a request bbox reaching +-90 does not turn its whole border into failed points.
+ */
+function alignLat(y: number): number {
+  if (Math.abs(y - 90) < 1e-6) return 90 - 1e-8;
+  if (Math.abs(y + 90) < 1e-6) return -90 + 1e-8;
+  return y;
+}
+
+class MeshBuilder {
+  readonly quads: MeshQuad[] = [];
+  private readonly cornerIndex = new Map<number, number>();
+  private readonly cornerX: number[] = [];
+  private readonly cornerY: number[] = [];
+  private readonly srcW: number;
+  private readonly srcH: number;
+  private readonly srcResX: number;
+  private readonly srcResY: number;
+  private readonly dstResX: number;
+  private readonly dstResY: number;
+  private readonly srcPeriod: number;
+  private readonly dstPeriod: number;
+  private readonly srcLatLong: boolean;
+  private readonly dstLatLong: boolean;
+  private readonly stride: number;
+  private readonly srcBbox: Bbox;
+  private readonly srcSrs: Srs;
+  private readonly dstBbox: Bbox;
+  private readonly dstSrs: Srs;
+  private readonly maxPxErr: number;
+  // Scratch output of toSrcPx, to avoid a tuple per call.
+  private px = 0;
+  private py = 0;
+
+  constructor(
+    srcSize: readonly [number, number], srcBbox: Bbox, srcSrs: Srs,
+    dstSize: readonly [number, number], dstBbox: Bbox, dstSrs: Srs,
+    maxPxErr: number,
+  ) {
+    this.srcBbox = srcBbox;
+    this.srcSrs = srcSrs;
+    this.dstBbox = dstBbox;
+    this.dstSrs = dstSrs;
+    this.maxPxErr = maxPxErr;
+    this.srcW = srcSize[0];
+    this.srcH = srcSize[1];
+    this.srcResX = (srcBbox[2] - srcBbox[0]) / srcSize[0];
+    this.srcResY = (srcBbox[3] - srcBbox[1]) / srcSize[1];
+    this.dstResX = (dstBbox[2] - dstBbox[0]) / dstSize[0];
+    this.dstResY = (dstBbox[3] - dstBbox[1]) / dstSize[1];
+    this.srcPeriod = xPeriod(srcSrs);
+    this.dstPeriod = xPeriod(dstSrs);
+    this.srcLatLong = srcSrs.isLatLong;
+    this.dstLatLong = dstSrs.isLatLong;
+    this.stride = dstSize[0] + 1;
+  }
+
+  /** Destination pixel (edge coordinates) to source pixel, into this.px/py; NaN where proj fails. */
+  private toSrcPx(x: number, y: number): void {
+    let wy = this.dstBbox[3] - y * this.dstResY;
+    if (this.dstLatLong) wy = alignLat(wy);
+    const p = this.dstSrs.transformPoint([this.dstBbox[0] + x * this.dstResX, wy], this.srcSrs);
+    let sx = p[0];
+    if (!Number.isFinite(sx) || !Number.isFinite(p[1])) {
+      this.px = NaN;
+      this.py = NaN;
+      return;
+    }
+    const period = this.srcPeriod;
+    const [minx, , maxx] = this.srcBbox;
+    // proj answers longitudes in -180..180; a source that extends past the
+    // antimeridian wants the same meridian one turn further.
+    if (period > 0 && (sx < minx || sx > maxx)) {
+      const k = sx < minx ? Math.ceil((minx - sx) / period) : -Math.ceil((sx - maxx) / period);
+      const shifted = sx + k * period;
+      if (shifted >= minx && shifted <= maxx) sx = shifted;
+    }
+    this.px = (sx - minx) / this.srcResX;
+    this.py = (this.srcBbox[3] - p[1]) / this.srcResY;
+  }
+
+  /** Index of a quad corner in the corner arrays; neighbouring quads share corners, so each is transformed once. */
+  private corner(x: number, y: number): number {
+    const key = y * this.stride + x;
+    let i = this.cornerIndex.get(key);
+    if (i === undefined) {
+      this.toSrcPx(x, y);
+      i = this.cornerX.length;
+      this.cornerX.push(this.px);
+      this.cornerY.push(this.py);
+      this.cornerIndex.set(key, i);
+    }
+    return i;
+  }
+
+  add(x0: number, y0: number, x1: number, y1: number): void {
+    const w = x1 - x0;
+    const h = y1 - y0;
+    if (w === 1 && h === 1) {
+      // Nothing left to subdivide: transform this pixel's centre directly.
+      this.toSrcPx(x0 + 0.5, y0 + 0.5);
+      if (Number.isNaN(this.px) || this.sideMask(this.px, this.py) !== 0) return;
+      const px = this.px;
+      const py = this.py;
+      this.quads.push({ x0, y0, x1, y1, nwx: px, nwy: py, nex: px, ney: py, swx: px, swy: py, sex: px, sey: py });
+      return;
+    }
+    const cx = this.cornerX;
+    const cy = this.cornerY;
+    const nw = this.corner(x0, y0);
+    const ne = this.corner(x1, y0);
+    const sw = this.corner(x0, y1);
+    const se = this.corner(x1, y1);
+    const valid = (Number.isNaN(cx[nw]) ? 0 : 1) + (Number.isNaN(cx[ne]) ? 0 : 1)
+      + (Number.isNaN(cx[sw]) ? 0 : 1) + (Number.isNaN(cx[se]) ? 0 : 1);
+    const quad: MeshQuad = {
+      x0, y0, x1, y1,
+      nwx: cx[nw], nwy: cy[nw], nex: cx[ne], ney: cy[ne], swx: cx[sw], swy: cy[sw], sex: cx[se], sey: cy[se],
+    };
+    if (valid === 4) {
+      if (this.outsideSource(quad)) return;
+      const failed = this.inaccuracy(quad);
+      if (failed === 0) {
+        this.quads.push(quad);
+        return;
+      }
+      // Cut across the direction that bends; a mapping that is linear in x
+      // (mercator <-> lon/lat) then needs only thin full-width strips.
+      this.split(x0, y0, x1, y1, (failed & BEND_X) !== 0, (failed & BEND_Y) !== 0);
+      return;
+    }
+    if (this.partlyValidOutside(quad)) return;
+    this.split(x0, y0, x1, y1, true, true);
+  }
+
+  /**
+   * Subdivides in the wanted directions. Where the direction is open it cuts
+   * like MapProxy's divide_quad: long thin quads are only cut across.
+   */
+  private split(x0: number, y0: number, x1: number, y1: number, wantX: boolean, wantY: boolean): void {
+    const w = x1 - x0;
+    const h = y1 - y0;
+    let cutX = wantX;
+    let cutY = wantY;
+    if (cutX === cutY) {
+      cutX = !(h > 2 * w);
+      cutY = !(w > 2 * h);
+    }
+    if (w === 1) cutX = false;
+    if (h === 1) cutY = false;
+    if (!cutX && !cutY) {
+      cutX = w > 1;
+      cutY = !cutX;
+    }
+    const xc = x0 + Math.floor(w / 2);
+    const yc = y0 + Math.floor(h / 2);
+    if (cutX && cutY) {
+      this.add(x0, y0, xc, yc);
+      this.add(xc, y0, x1, yc);
+      this.add(x0, yc, xc, y1);
+      this.add(xc, yc, x1, y1);
+    } else if (cutX) {
+      this.add(x0, y0, xc, y1);
+      this.add(xc, y0, x1, y1);
+    } else {
+      this.add(x0, y0, x1, yc);
+      this.add(x0, yc, x1, y1);
+    }
+  }
+
+  /**
+   * Which test points fail to map back onto the destination within maxPxErr
+   * (BEND_* bits, 0 when the quad is good enough). Checking in the destination (as MapProxy
+   * does) rather than comparing source positions catches a quad that straddles
+   * a seam: its interpolated middle lands on the far side of the world.
+   */
+  private inaccuracy(q: MeshQuad): number {
+    const w = q.x1 - q.x0;
+    const h = q.y1 - q.y0;
+    const period = this.dstPeriod;
+    let failed = 0;
+    for (let t = 0; t < TEST_U.length; t++) {
+      const u = TEST_U[t];
+      const v = TEST_V[t];
+      const a = (1 - u) * (1 - v);
+      const b = u * (1 - v);
+      const c = (1 - u) * v;
+      const d = u * v;
+      const px = a * q.nwx + b * q.nex + c * q.swx + d * q.sex;
+      const py = a * q.nwy + b * q.ney + c * q.swy + d * q.sey;
+      let wy = this.srcBbox[3] - py * this.srcResY;
+      if (this.srcLatLong) wy = alignLat(wy);
+      const back = this.srcSrs.transformPoint([this.srcBbox[0] + px * this.srcResX, wy], this.dstSrs);
+      if (!Number.isFinite(back[0]) || !Number.isFinite(back[1])) {
+        failed |= TEST_BEND[t];
+        continue;
+      }
+      let ex = back[0] - (this.dstBbox[0] + (q.x0 + u * w) * this.dstResX);
+      // A destination past the antimeridian gets longitudes back one turn off.
+      if (period > 0) ex -= period * Math.round(ex / period);
+      const ey = back[1] - (this.dstBbox[3] - (q.y0 + v * h) * this.dstResY);
+      if (!(Math.abs(ex) < this.maxPxErr * this.dstResX && Math.abs(ey) < this.maxPxErr * this.dstResY)) {
+        failed |= TEST_BEND[t];
+      }
+    }
+    return failed;
+  }
+
+  /** Whether corners and test points all lie beyond the same edge of the source, so the quad is all fill. */
+  private outsideSource(q: MeshQuad): boolean {
+    const side = this.sideMask(q.nwx, q.nwy) & this.sideMask(q.nex, q.ney)
+      & this.sideMask(q.swx, q.swy) & this.sideMask(q.sex, q.sey);
+    if (side === 0) return false;
+    let common = side;
+    for (let t = 0; t < TEST_U.length && common !== 0; t++) {
+      this.toSrcPx(q.x0 + TEST_U[t] * (q.x1 - q.x0), q.y0 + TEST_V[t] * (q.y1 - q.y0));
+      if (Number.isNaN(this.px)) return false;
+      common &= this.sideMask(this.px, this.py);
+    }
+    return common !== 0;
+  }
+
+  /** Bit set of the source edges a point lies beyond: 1 left, 2 right, 4 above, 8 below. */
+  private sideMask(px: number, py: number): number {
+    return (px < 0 ? 1 : 0) | (px >= this.srcW ? 2 : 0) | (py < 0 ? 4 : 0) | (py >= this.srcH ? 8 : 0);
+  }
+
+  /**
+   * For a quad with failed corners: whether every point that does transform
+   * (corners and test points) lies beyond the same source edge, or none does.
+   * Either way nothing of the source shows, and the rim of a projection's
+   * valid area (90 degrees off a transverse mercator's meridian) need not be
+   * traced pixel by pixel.
+   */
+  private partlyValidOutside(q: MeshQuad): boolean {
+    let common = 15;
+    const corners = [q.nwx, q.nwy, q.nex, q.ney, q.swx, q.swy, q.sex, q.sey];
+    for (let k = 0; k < 8; k += 2) {
+      if (!Number.isNaN(corners[k])) common &= this.sideMask(corners[k], corners[k + 1]);
+    }
+    for (let t = 0; t < TEST_U.length && common !== 0; t++) {
+      this.toSrcPx(q.x0 + TEST_U[t] * (q.x1 - q.x0), q.y0 + TEST_V[t] * (q.y1 - q.y0));
+      if (!Number.isNaN(this.px)) common &= this.sideMask(this.px, this.py);
+    }
+    return common !== 0;
+  }
+}
