@@ -1,17 +1,26 @@
 /**
  * The tile manager of one cache and one grid: a hit is the stored bytes as
- * they are; a miss asks the sources, encodes once, stores atomically and
- * answers the same bytes. Concurrent misses for one tile share one creation.
+ * they are; a miss asks the sources for the whole meta tile (once, under a
+ * lock shared by every process on the cache), splits it, stores the tiles
+ * atomically and answers from them. Concurrent misses inside one meta tile
+ * share one creation in-process; the lock file covers other processes.
  */
 import { RequestError, SourceError } from '../errors.ts';
-import type { TileGrid } from '../grid/tile-grid.ts';
-import { decodeImage, encodeImage, sniffImageFormat } from '../image/codec.ts';
+import type { TileGrid, TileCoord } from '../grid/tile-grid.ts';
+import { MetaGrid, type MetaTile } from '../grid/meta-grid.ts';
+import { decodeImage, sniffImageFormat } from '../image/codec.ts';
 import { compositeOver } from '../image/composite.ts';
-import { createRaster, type Raster } from '../image/raster.ts';
-import type { ImageFormat } from '../image/format.ts';
+import { looksComplete, type ImageFormat } from '../image/format.ts';
+import { applyOpacity } from '../image/encode.ts';
+import { createRaster, type Raster, type Rgba } from '../image/raster.ts';
+import { splitRaster } from '../image/stitch.ts';
 import type { Source, SourceImage } from '../source/source.ts';
-import type { TileCoord } from '../grid/tile-grid.ts';
+import { Semaphore } from '../util/semaphore.ts';
+import { getLogger } from '../log/logger.ts';
 import type { CacheBackend } from './file-cache.ts';
+import { LockTimeoutError, lockFilename, type TileLocker } from './tile-lock.ts';
+
+const log = getLogger('mapproxy.cache.tile');
 
 /** A tile as services answer it. */
 export interface Tile {
@@ -27,79 +36,288 @@ export interface Tile {
 /** Everything a tile manager needs, resolved from the config by core. */
 export interface TileManagerOptions {
   cacheName: string;
+  /** Stable identity of cache + grid: lock files are named after its hash. */
+  identifier: string;
   grid: TileGrid;
+  /** Storage format (file extension). */
   format: ImageFormat;
+  /** Format asked from sources (request_format), as an extension. */
+  requestFormat?: ImageFormat;
   backend: CacheBackend;
   sources: Source[];
   disableStorage: boolean;
-  jpegQuality: number;
+  /** Encodes a tile in the cache's image options. */
+  encode(r: Raster): Promise<Uint8Array>;
+  /** Background for merging when the cache is not transparent (jpeg); undefined = transparent. */
+  bgcolor?: Rgba;
+  metaSize?: [number, number];
+  metaBuffer?: number;
+  minimizeMetaRequests?: boolean;
+  /** Meta tiles created in parallel for one multi-tile request. */
+  concurrentTileCreators?: number;
+  /** File locks per meta tile; undefined = in-process coalescing only. */
+  locker?: TileLocker;
+  /** Tiles with an mtime at or before this timestamp (seconds) are refreshed (refresh_before). */
+  refreshBefore?: () => number | undefined;
 }
 
-/** Hit -> bytes, miss -> sources -> store -> bytes. */
+/** Hit -> bytes, miss -> meta tile from sources -> split -> store -> bytes. */
 export class TileManager {
-  private inflight = new Map<string, Promise<Tile>>();
-  constructor(readonly opts: TileManagerOptions) {}
+  /** tile key -> creation that will deliver it (or undefined if the sources had nothing) */
+  private inflight = new Map<string, Promise<Map<string, Tile>>>();
+  readonly metaGrid: MetaGrid | undefined;
+  private blankTile: Promise<Tile> | undefined;
+
+  constructor(readonly opts: TileManagerOptions) {
+    const ms = opts.metaSize ?? [1, 1];
+    const mb = opts.metaBuffer ?? 0;
+    const wantsMeta = mb > 0 || ms[0] !== 1 || ms[1] !== 1;
+    const metaCapable = opts.sources.length > 0 && opts.sources.every((s) => s.supportsMetaTiles === true);
+    this.metaGrid = wantsMeta && metaCapable ? new MetaGrid(opts.grid, ms, mb) : undefined;
+  }
 
   get grid(): TileGrid {
     return this.opts.grid;
   }
 
-  /** The cached tile without creating it (undefined when missing). */
+  /** The cached tile without creating it (undefined when missing or due for refresh). */
   loadCached(coord: TileCoord): Tile | undefined {
+    const hit = this.loadStored(coord);
+    if (!hit) return undefined;
+    const before = this.opts.refreshBefore?.();
+    if (before !== undefined && Math.trunc(hit.mtime) <= before) return undefined;
+    return hit;
+  }
+
+  private loadStored(coord: TileCoord): Tile | undefined {
     if (this.opts.disableStorage) return undefined;
     const hit = this.opts.backend.load(coord);
     if (!hit) return undefined;
     return { bytes: hit.bytes, format: sniffImageFormat(hit.bytes) ?? this.opts.format, mtime: hit.mtime, cacheable: true };
   }
 
-  /** The tile, from the cache or newly created; coord must be valid for the grid. */
+  /** The tile, from the cache or newly created; an empty transparent tile where the sources have nothing. */
   async getTile(coord: TileCoord): Promise<Tile> {
     const cached = this.loadCached(coord);
     if (cached) return cached;
-    const key = `${coord[2]}/${coord[0]}/${coord[1]}`;
-    let p = this.inflight.get(key);
-    if (!p) {
-      p = this.createTile(coord).finally(() => this.inflight.delete(key));
-      this.inflight.set(key, p);
-    }
-    return p;
+    if (this.opts.sources.length === 0) throw new RequestError('tile not cached and the cache has no sources', 404);
+    const [tile] = await this.getTiles([coord]);
+    return tile ?? this.emptyTile();
   }
 
-  private async createTile(coord: TileCoord): Promise<Tile> {
-    const { grid, sources, format } = this.opts;
-    if (sources.length === 0) throw new RequestError('tile not cached and the cache has no sources', 404);
-    const bbox = grid.tileBbox(coord);
+  /** Tiles for a list of coords (null = outside the grid): null where nothing exists or the sources had nothing. */
+  async getTiles(coords: readonly (TileCoord | null)[]): Promise<(Tile | null)[]> {
+    const out: (Tile | null)[] = coords.map((c) => (c ? this.loadCached(c) ?? null : null));
+    const missing: TileCoord[] = [];
+    for (let i = 0; i < coords.length; i++) if (coords[i] && !out[i]) missing.push(coords[i]!);
+    if (!missing.length || !this.opts.sources.length) return out;
+    const created = await this.create(missing);
+    for (let i = 0; i < coords.length; i++) {
+      const c = coords[i];
+      if (c && !out[i]) out[i] = created.get(key(c)) ?? null;
+    }
+    return out;
+  }
+
+  /** Creates the missing tiles, joining creations already running for any of them. */
+  private async create(missing: TileCoord[]): Promise<Map<string, Tile>> {
+    const waits = new Set<Promise<Map<string, Tile>>>();
+    const fresh: TileCoord[] = [];
+    for (const c of missing) {
+      const p = this.inflight.get(key(c));
+      if (p) waits.add(p);
+      else fresh.push(c);
+    }
+    const creators = new Semaphore(Math.max(1, this.opts.concurrentTileCreators ?? 1));
+    for (const job of this.plan(fresh)) {
+      const p = creators.run(() => this.runJob(job)).finally(() => {
+        for (const c of job.coords) if (this.inflight.get(key(c)) === p) this.inflight.delete(key(c));
+      });
+      for (const c of job.coords) this.inflight.set(key(c), p);
+      waits.add(p);
+    }
+    const results = await Promise.all(waits);
+    const all = new Map<string, Tile>();
+    for (const r of results) for (const [k, t] of r) all.set(k, t);
+    return all;
+  }
+
+  /** Which creations to run: one per meta tile, one minimal meta tile, or one per tile. */
+  private plan(coords: TileCoord[]): Job[] {
+    if (!coords.length) return [];
+    const mg = this.metaGrid;
+    if (!mg) return coords.map((c) => ({ coords: [c], lockCoord: c }));
+    if (this.opts.minimizeMetaRequests && coords.length > 1) {
+      const meta = mg.minimalMetaTile(coords);
+      return [{ coords: meta.tiles.map((t) => t.coord).filter(isCoord), meta, lockCoord: mg.metaTileCoord(meta.mainTileCoord ?? coords[0]) }];
+    }
+    const seen = new Map<string, Job>();
+    for (const c of coords) {
+      const main = mg.metaTileCoord(c);
+      const k = key(main);
+      if (seen.has(k)) continue;
+      const meta = mg.metaTile(c);
+      seen.set(k, { coords: meta.tiles.map((t) => t.coord).filter(isCoord), meta, lockCoord: main });
+    }
+    return [...seen.values()];
+  }
+
+  /** Runs one job under the meta tile lock. */
+  private async runJob(job: Job): Promise<Map<string, Tile>> {
+    const lock = await this.lock(job.lockCoord);
+    try {
+      // another process (or a seed) may have made them while we waited
+      const already = new Map<string, Tile>();
+      for (const c of job.coords) {
+        const t = this.loadCached(c);
+        if (!t) break;
+        already.set(key(c), t);
+      }
+      if (already.size === job.coords.length) return already;
+      return job.meta ? await this.createMeta(job.meta) : await this.createSingle(job.coords[0]);
+    } finally {
+      lock?.release();
+    }
+  }
+
+  private async lock(coord: TileCoord): Promise<{ release(): void } | undefined> {
+    const locker = this.opts.locker;
+    if (!locker) return undefined;
+    try {
+      return await locker.lock(lockFilename(this.opts.identifier, coord));
+    } catch (e) {
+      if (e instanceof LockTimeoutError) {
+        // as MapProxy: better a duplicate upstream request than no tile
+        log.warn(`${this.opts.cacheName}: ${e.message}; creating the tile without the lock`);
+        return undefined;
+      }
+      throw e;
+    }
+  }
+
+  private async createSingle(coord: TileCoord): Promise<Map<string, Tile>> {
+    const { grid } = this.opts;
     const size: [number, number] = [grid.tileSize[0], grid.tileSize[1]];
-    const query = { bbox, size, srs: grid.srs, format };
-    const images = await Promise.all(sources.map((s) => s.getMap(query)));
+    const bbox = grid.tileBbox(coord);
+    let images: SourceImage[];
+    try {
+      images = await this.querySources(bbox, size);
+    } catch (e) {
+      const stale = e instanceof SourceError ? this.loadStored(coord) : undefined;
+      if (stale) return new Map([[key(coord), stale]]);
+      throw e;
+    }
+    const out = new Map<string, Tile>();
+    if (this.onlyBlank(images)) return out;
+    if (images.length === 1 && images[0].kind === 'raster' && images[0].authorizeStale) {
+      const stale = this.loadStored(coord);
+      if (stale) return new Map([[key(coord), stale]]);
+    }
     const cacheable = images.every((i) => i.cacheable);
-    const bytes = await this.encode(images, size);
-    if (cacheable && !this.opts.disableStorage) this.opts.backend.store(coord, bytes);
-    return { bytes, format: sniffImageFormat(bytes) ?? format, mtime: Date.now() / 1000, cacheable };
+    let bytes: Uint8Array | undefined;
+    if (images.length === 1) bytes = this.passthrough(images[0]);
+    if (!bytes) bytes = await this.opts.encode(await this.merge(images, size));
+    out.set(key(coord), this.store(coord, bytes, cacheable));
+    return out;
   }
 
-  /** One encoded tile from the source answers: pass through when a single source already has the format. */
-  private async encode(images: SourceImage[], size: [number, number]): Promise<Uint8Array> {
-    const fmt = this.opts.format;
-    if (images.length === 1) {
-      const img = images[0];
-      if (img.kind === 'encoded' && img.format === fmt) return img.bytes;
+  private async createMeta(meta: MetaTile): Promise<Map<string, Tile>> {
+    const images = await this.querySources(meta.bbox, meta.size);
+    const out = new Map<string, Tile>();
+    if (this.onlyBlank(images)) return out;
+    const cacheable = images.every((i) => i.cacheable);
+    const [tw, th] = this.opts.grid.tileSize;
+    const parts = meta.tiles.filter((t) => t.coord !== null);
+    // a 1x1 meta tile without buffer is exactly one tile: keep upstream bytes
+    if (parts.length === 1 && images.length === 1 && meta.size[0] === tw && meta.size[1] === th) {
+      const bytes = this.passthrough(images[0]);
+      if (bytes) {
+        out.set(key(parts[0].coord!), this.store(parts[0].coord!, bytes, cacheable));
+        return out;
+      }
     }
-    let out: Raster | undefined;
-    for (const img of images) {
-      const r = await toRaster(img, size);
+    const raster = await this.merge(images, meta.size);
+    const tiles = splitRaster(raster, tw, th, parts.map((p) => p.crop));
+    const encoded = await Promise.all(tiles.map((t) => this.opts.encode(t)));
+    for (let i = 0; i < parts.length; i++) out.set(key(parts[i].coord!), this.store(parts[i].coord!, encoded[i], cacheable));
+    return out;
+  }
+
+  private store(coord: TileCoord, bytes: Uint8Array, cacheable: boolean): Tile {
+    if (cacheable && !this.opts.disableStorage) this.opts.backend.store(coord, bytes);
+    return { bytes, format: sniffImageFormat(bytes) ?? this.opts.format, mtime: Date.now() / 1000, cacheable };
+  }
+
+  private querySources(bbox: [number, number, number, number], size: [number, number]): Promise<SourceImage[]> {
+    const { grid, sources } = this.opts;
+    const query = { bbox, size, srs: grid.srs, format: this.opts.requestFormat ?? this.opts.format };
+    return Promise.all(sources.map((s) => s.getMap(query)));
+  }
+
+  /** MapProxy stores nothing when a single source has nothing there. */
+  private onlyBlank(images: SourceImage[]): boolean {
+    return images.length === 1 && images[0].kind === 'blank';
+  }
+
+  /** Upstream bytes stored as they are when they already are the cache format. */
+  private passthrough(img: SourceImage): Uint8Array | undefined {
+    if (img.kind !== 'encoded' || this.opts.sources[0].opacity !== undefined) return undefined;
+    const want = this.opts.format === 'jpg' ? 'jpeg' : this.opts.format;
+    const have = sniffImageFormat(img.bytes);
+    if (have !== want || !looksComplete(img.bytes)) return undefined;
+    return img.bytes;
+  }
+
+  /** Source images bottom to top, with opacity, over the background. */
+  private async merge(images: SourceImage[], size: [number, number]): Promise<Raster> {
+    let out: Raster | undefined = this.opts.bgcolor ? createRaster(size[0], size[1], this.opts.bgcolor) : undefined;
+    for (const [i, img] of images.entries()) {
+      if (img.kind === 'blank') continue;
+      const opacity = this.opts.sources[i]?.opacity;
+      let r = await toRaster(img);
       if (r.width !== size[0] || r.height !== size[1]) {
         throw new SourceError(`source image has size ${r.width}x${r.height}, expected ${size[0]}x${size[1]}`);
       }
+      if (opacity !== undefined && opacity < 1) r = applyOpacity(r, opacity);
       out = out ? compositeOver(out, r) : r;
     }
-    const target = fmt === 'jpeg' || fmt === 'jpg' ? 'jpeg' : 'png';
-    return encodeImage(out ?? createRaster(size[0], size[1], [255, 255, 255, 0]), { format: target, jpegQuality: this.opts.jpegQuality });
+    return out ?? createRaster(size[0], size[1]);
+  }
+
+  /** A transparent tile for places without data (not stored), as MapProxy's empty_response. */
+  emptyTile(): Promise<Tile> {
+    this.blankTile ??= (async () => {
+      const [w, h] = this.opts.grid.tileSize;
+      const { encodeImage } = await import('../image/codec.ts');
+      const bytes = await encodeImage(createRaster(w, h), { format: 'png' });
+      return { bytes, format: 'png', mtime: Date.now() / 1000, cacheable: true };
+    })();
+    return this.blankTile;
   }
 }
 
-async function toRaster(img: SourceImage, size: [number, number]): Promise<Raster> {
+interface Job {
+  /** tiles this job delivers */
+  coords: TileCoord[];
+  meta?: MetaTile;
+  /** the meta tile's first tile: one lock per meta tile */
+  lockCoord: TileCoord;
+}
+
+function key(c: readonly [number, number, number]): string {
+  return `${c[2]}/${c[0]}/${c[1]}`;
+}
+
+function isCoord(c: TileCoord | null): c is TileCoord {
+  return c !== null;
+}
+
+async function toRaster(img: SourceImage): Promise<Raster> {
   if (img.kind === 'raster') return img.raster;
-  if (img.kind === 'blank') return createRaster(size[0], size[1], [255, 255, 255, 0]);
-  return decodeImage(img.bytes);
+  if (img.kind === 'blank') throw new Error('blank has no raster');
+  try {
+    return await decodeImage(img.bytes);
+  } catch (e) {
+    throw new SourceError(`unreadable image from source: ${(e as Error).message}`);
+  }
 }

@@ -6,10 +6,10 @@
 import * as path from 'node:path';
 import { ConfigError } from '../errors.ts';
 import type { LoadedConfig } from '../config/loader.ts';
-import { globalsWithDefaults } from '../config/defaults.ts';
+import { globalsWithDefaults, tileLockDir } from '../config/defaults.ts';
 import { buildGrids } from '../grid/grid-config.ts';
 import type { TileGrid } from '../grid/tile-grid.ts';
-import { getSrs } from '../srs/srs.ts';
+import { getSrs, type Srs } from '../srs/srs.ts';
 import type { Bbox } from '../srs/types.ts';
 import { FileCache } from '../cache/file-cache.ts';
 import { DIRECTORY_LAYOUTS, type DirectoryLayout } from '../cache/file-layout.ts';
@@ -19,9 +19,20 @@ import { HttpClient, type HttpOptions } from '../source/http-client.ts';
 import { parseOnError } from '../source/on-error.ts';
 import { TileSource } from '../source/tile.ts';
 import { DebugMapSource } from '../source/debug-adapter.ts';
-import { CacheSource } from '../source/cache-source.ts';
+import { WmsSource, type WmsSourceOptions } from '../source/wms.ts';
+import { CacheMapLayer } from '../layer/cache-layer.ts';
+import type { WmsLayer } from '../layer/wms-layer.ts';
+import { TileLocker } from '../cache/tile-lock.ts';
+import { cacheImageOptions, resolveImageOptions, type ImageOptions } from '../image/image-options.ts';
+import { encodeWithOptions } from '../image/encode.ts';
+import type { ResamplingMethod } from '../image/resample.ts';
+import { parseColor } from '../image/parse-color.ts';
+import { Semaphore } from '../util/semaphore.ts';
+import { WmsService } from '../service/wms/wms-service.ts';
+import { ALL_VERSIONS, type WmsVersion } from '../service/wms/request.ts';
+import type { InfoType } from '../service/wms/featureinfo.ts';
 import { UnsupportedSource } from '../source/unsupported.ts';
-import { scaleToRes, type ResRange, type Source } from '../source/source.ts';
+import { scaleToRes, type MapExtent, type ResRange, type Source } from '../source/source.ts';
 import { unknownTemplateVars } from '../source/tile-url.ts';
 import { TileLayerIndex, type TileLayer } from '../layer/tile-layer.ts';
 import { TmsService } from '../service/tms/tms-service.ts';
@@ -40,14 +51,18 @@ export interface Proxy {
   /** cache name -> grid name -> tile manager */
   caches: Map<string, Map<string, TileManager>>;
   tileLayers: TileLayer[];
-  services: { tms?: TmsService; demo: boolean };
+  services: { tms?: TmsService; wms?: WmsService; demo: boolean };
+  /** cache name -> the cache as a map layer (for WMS and caches used as sources) */
+  cacheLayers: Map<string, CacheMapLayer>;
+  /** the WMS layer tree */
+  wmsLayers: WmsLayer[];
   /** Access-Control-Allow-Origin for every response ('' = none). */
   corsOrigin: string;
   /** Things the config asks for that this version does not do yet, one line each. */
   unsupported: string[];
 }
 
-const SUPPORTED_SERVICES = new Set(['tms']);
+const SUPPORTED_SERVICES = new Set(['tms', 'wms']);
 
 /** Build the graph; a ConfigError names file, line and key path. */
 export function buildProxy(config: LoadedConfig): Proxy {
@@ -82,6 +97,9 @@ class Builder {
   private caches = new Map<string, Map<string, TileManager>>();
   private building = new Set<string>();
   private unsupported: string[] = [];
+  private cacheLayers = new Map<string, CacheMapLayer>();
+  private lockers = new Map<string, TileLocker>();
+  private limiters = new Map<string, Semaphore>();
 
   constructor(private config: LoadedConfig) {
     this.conf = config.conf as Dict;
@@ -94,7 +112,8 @@ class Builder {
     for (const name of Object.keys(this.conf.sources ?? {})) this.sources.set(name, this.buildSource(name));
     for (const name of Object.keys(this.conf.caches ?? {})) this.cache(name);
     const tileLayers = this.buildTileLayers();
-    const services = this.buildServices(tileLayers);
+    const wmsLayers = this.buildWmsLayers();
+    const services = this.buildServices(tileLayers, wmsLayers);
     for (const u of this.unsupported) log.warn(u);
     return {
       config: this.config,
@@ -104,6 +123,8 @@ class Builder {
       caches: this.caches,
       tileLayers,
       services,
+      cacheLayers: this.cacheLayers,
+      wmsLayers,
       corsOrigin: this.corsOrigin(),
       unsupported: this.unsupported,
     };
@@ -181,12 +202,135 @@ class Builder {
           onError: parseOnError(src.on_error, `${p}.on_error`),
         });
       }
+      case 'wms':
+        return this.wmsSource(name, src, p);
       case 'debug':
         return new DebugMapSource(name);
       default:
         this.unsupported.push(`${p}: source type '${src.type}' is not supported yet; requests that need it fail`);
         return new UnsupportedSource(name, String(src.type));
     }
+  }
+
+  private resampling(local: Dict | undefined): ResamplingMethod {
+    const m = String(local?.resampling_method ?? this.globals.image?.resampling_method ?? 'bicubic');
+    if (m !== 'nearest' && m !== 'bilinear' && m !== 'bicubic') fail('globals.image.resampling_method', `expected nearest, bilinear or bicubic, got '${m}'`);
+    return m;
+  }
+
+  private preferredSrc(): Map<string, Srs[]> {
+    const out = new Map<string, Srs[]>();
+    const conf = (this.globals.srs?.preferred_src_proj ?? {}) as Dict;
+    for (const [target, list] of Object.entries(conf)) {
+      out.set(getSrs(target).canonical, (list as string[]).map((c) => getSrs(c)));
+    }
+    return out;
+  }
+
+  private coverageExtent(cov: Dict | undefined, p: string): MapExtent | undefined {
+    if (!cov) return undefined;
+    if (!cov.bbox) {
+      this.unsupported.push(`${p}: only bbox coverages are supported yet; the coverage is ignored`);
+      return undefined;
+    }
+    let bbox = cov.bbox as Bbox | string;
+    if (typeof bbox === 'string') bbox = bbox.split(',').map(Number) as Bbox;
+    if (!Array.isArray(bbox) || bbox.length !== 4 || bbox.some((v) => !Number.isFinite(v))) fail(`${p}.bbox`, 'expected four numbers');
+    if (bbox[0] >= bbox[2] || bbox[1] >= bbox[3]) fail(`${p}.bbox`, 'minx must be below maxx and miny below maxy');
+    const srsCode = cov.srs ?? cov.bbox_srs;
+    if (!srsCode) fail(p, "a bbox coverage needs 'srs'");
+    return { bbox: bbox as Bbox, srs: this.srs(srsCode, `${p}.srs`) };
+  }
+
+  private srs(code: unknown, p: string): Srs {
+    try {
+      return getSrs(String(code));
+    } catch (e) {
+      fail(p, (e as Error).message);
+    }
+  }
+
+  /** A wms source; `layers` comes from a tagged reference ('name:lyr1,lyr2'). */
+  private wmsSource(name: string, src: Dict, p: string, layers?: string): Source {
+    const req = (src.req ?? {}) as Dict;
+    if (typeof req.url !== 'string' || !req.url) fail(`${p}.req.url`, 'a wms source needs req.url');
+    const opts = (src.wms_opts ?? {}) as Dict;
+    const version = String(opts.version ?? '1.1.1') as WmsVersion;
+    if (!ALL_VERSIONS.includes(version)) fail(`${p}.wms_opts.version`, `unsupported WMS version '${version}' (one of ${ALL_VERSIONS.join(', ')})`);
+    const params: Record<string, string> = {};
+    for (const [k, v] of Object.entries(req)) {
+      if (k === 'url') continue;
+      params[k] = typeof v === 'boolean' ? (v ? 'True' : 'False') : String(v);
+    }
+    if (layers !== undefined) {
+      const have = req.layers != null ? String(req.layers).split(',') : undefined;
+      const want = layers.split(',');
+      if (have && !want.every((l) => have.includes(l))) fail(p, `layers (${layers}) not in source (${have.join(',')})`);
+      params.layers = layers;
+    }
+    const image = (src.image ?? {}) as Dict;
+    const transparent = image.transparent != null ? image.transparent === true : String(req.transparent ?? 'false').toLowerCase() === 'true';
+    let transparentColor;
+    if (image.transparent_color != null) {
+      const c = parseColor(image.transparent_color);
+      if (!c) fail(`${p}.image.transparent_color`, `invalid colour ${JSON.stringify(image.transparent_color)}`);
+      transparentColor = c;
+    }
+    const limit = Number(src.concurrent_requests ?? this.globals.http?.concurrent_requests ?? 0);
+    let limiter: Semaphore | undefined;
+    if (limit > 0) {
+      let host = '';
+      try {
+        host = new URL(String(req.url).replace(/^(\w+:\/\/)[^/@]*@/, '$1')).host;
+      } catch {
+        fail(`${p}.req.url`, `invalid URL '${req.url}'`);
+      }
+      const k = `${host}|${limit}`;
+      limiter = this.limiters.get(k) ?? new Semaphore(limit);
+      this.limiters.set(k, limiter);
+    }
+    const o: WmsSourceOptions = {
+      name,
+      url: String(req.url),
+      params,
+      version,
+      client: new HttpClient(this.httpOptions(src)),
+      format: typeof req.format === 'string' ? req.format : undefined,
+      supportedSrs: ((src.supported_srs ?? []) as string[]).map((c, i) => this.srs(c, `${p}.supported_srs[${i}]`)),
+      preferredSrc: this.preferredSrc(),
+      supportedFormats: ((src.supported_formats ?? []) as string[]).map((f) => (f.includes('/') ? f : `image/${f}`)),
+      coverage: this.coverageExtent(src.coverage, `${p}.coverage`),
+      resRange: this.resRange(src),
+      onError: parseOnError(src.on_error, `${p}.on_error`),
+      transparent,
+      transparentColor: transparentColor ? [transparentColor[0], transparentColor[1], transparentColor[2], 255] : undefined,
+      transparentColorTolerance: image.transparent_color_tolerance != null ? Number(image.transparent_color_tolerance) : Number(this.globals.image?.transparent_color_tolerance ?? 10),
+      opacity: image.opacity != null ? Number(image.opacity) : undefined,
+      resampling: this.resampling(image),
+      forwardParams: new Set(((src.forward_req_params ?? []) as string[]).map((s) => s.toLowerCase())),
+      limiter,
+    };
+    return new WmsSource(o);
+  }
+
+  /** A source by reference, tagged references ('wms:lyr1,lyr2') building their own instance. */
+  private sourceRef(ref: string, p: string): Source {
+    const i = ref.indexOf(':');
+    const name = i < 0 ? ref : ref.slice(0, i);
+    if (i < 0) {
+      const s = this.sources.get(name);
+      if (!s) fail(p, `unknown source '${ref}'`);
+      return s;
+    }
+    const key = `tagged:${ref}`;
+    const done = this.sources.get(key);
+    if (done) return done;
+    const src = this.conf.sources?.[name] as Dict | undefined;
+    if (!src) fail(p, `unknown source '${name}'`);
+    if (src.type !== 'wms') fail(p, `tagged source names ('${ref}') are only supported for wms sources`);
+    const s = this.wmsSource(name, src, `sources.${name}`, ref.slice(i + 1));
+    this.sources.set(key, s);
+    return s;
   }
 
   /** Tile managers of a cache, building caches it uses first (cycles are config errors). */
@@ -207,45 +351,88 @@ class Builder {
     const formatMime: string = c.format ?? 'image/png';
     const format = formatFromMime(formatMime);
     if (format === 'mixed') fail(`${p}.format`, "format 'mixed' is not supported yet");
+    const requestFormat = c.request_format ? formatFromMime(String(c.request_format)) : undefined;
+    const imageOpts = cacheImageOptions(this.globals.image, c, `${p}.image`);
+    const paletted = this.globals.image?.paletted !== false;
     const baseDir = this.abspath(c.cache_dir ?? this.globals.cache?.base_dir ?? './cache_data');
-    const jpegQuality = Number(c.image?.encoding_options?.jpeg_quality ?? this.globals.image?.jpeg_quality ?? 90);
+    const g = (key: string) => c[key] ?? this.globals.cache?.[key];
+    const metaSize = g('meta_size') as [number, number];
+    const metaBuffer = Number(g('meta_buffer') ?? 0);
+    const sourceRefs = ((c.sources ?? []) as string[]).filter((ref) => !this.mapDisabled(ref));
     const managers = new Map<string, TileManager>();
+    const locker = this.locker(tileLockDir(this.config, c), Number(this.globals.http?.client_timeout ?? 60));
     for (const [i, gname] of gridNames.entries()) {
       const grid = this.grid(gname, `${p}.grids[${i}]`);
       let dir: string;
       if (backendConf.directory) dir = this.abspath(backendConf.directory);
       else if (backendConf.use_grid_names) dir = path.join(baseDir, name, grid.name ?? gname);
       else dir = path.join(baseDir, `${name}_${gridSrsConf(this.conf, gname, grid).replace(/:/g, '')}`);
-      const sources = ((c.sources ?? []) as string[]).map((s, j) => this.cacheSource(s, `${p}.sources[${j}]`, grid, gname));
+      const sources = sourceRefs.map((s, j) => this.cacheSource(s, `${p}.sources[${j}]`));
+      const metaCapable = sources.filter((s) => s.supportsMetaTiles).length;
+      const wantsMeta = metaBuffer > 0 || metaSize[0] !== 1 || metaSize[1] !== 1;
+      if (wantsMeta && metaCapable > 0 && metaCapable < sources.length) {
+        fail(`${p}.sources`, 'meta tiling configured but not supported by all sources (tile sources cannot be combined with wms sources here; set meta_size: [1, 1] and meta_buffer: 0)');
+      }
+      const opaqueBg = imageOpts.transparent === false || format === 'jpeg' || format === 'jpg';
       managers.set(
         gname,
         new TileManager({
           cacheName: name,
+          identifier: dir,
           grid,
           format,
+          requestFormat,
           backend: new FileCache(dir, format, layout),
           sources,
           disableStorage: c.disable_storage === true,
-          jpegQuality,
+          encode: (r) => encodeWithOptions(r, imageOpts, { paletted }),
+          bgcolor: opaqueBg ? [255, 255, 255, 255] : undefined,
+          metaSize: [Number(metaSize[0]), Number(metaSize[1])],
+          metaBuffer,
+          minimizeMetaRequests: g('minimize_meta_requests') === true,
+          concurrentTileCreators: Number(g('concurrent_tile_creators') ?? 2),
+          locker,
         }),
       );
     }
     this.building.delete(name);
     this.caches.set(name, managers);
+    this.cacheLayers.set(
+      name,
+      new CacheMapLayer({
+        name,
+        managers: [...managers.values()],
+        resampling: this.resampling(c.image),
+        maxTileLimit: Number(this.globals.cache?.max_tile_limit ?? 500),
+        extent: this.coverageExtent(backendConf.coverage, `${p}.cache.coverage`),
+        opacity: c.image?.opacity != null ? Number(c.image.opacity) : undefined,
+        transparent: imageOpts.transparent === true,
+        preferredSrc: this.preferredSrc(),
+      }),
+    );
     return managers;
   }
 
-  private cacheSource(ref: string, p: string, grid: TileGrid, gridName: string): Source {
+  private locker(dir: string, timeout: number): TileLocker {
+    let l = this.lockers.get(dir);
+    if (!l) this.lockers.set(dir, (l = new TileLocker({ lockDir: dir, timeoutSeconds: timeout })));
+    return l;
+  }
+
+  /** wms sources with wms_opts.map: false serve only feature info and legends. */
+  private mapDisabled(ref: string): boolean {
+    const src = this.conf.sources?.[ref.split(':')[0]] as Dict | undefined;
+    return src?.type === 'wms' && src.wms_opts?.map === false;
+  }
+
+  /** A cache source: another cache (as a map layer: stitched, scaled or reprojected) or a source. */
+  private cacheSource(ref: string, p: string): Source {
     const name = ref.split(':')[0];
     if (this.conf.caches?.[name]) {
-      const managers = this.cache(name);
-      const tm = managers.get(gridName) ?? [...managers.values()].find((m) => sameGrid(m.grid, grid));
-      if (!tm) fail(p, `cache '${name}' as a source needs the same grid (${gridName}); reprojection between caches is not supported yet`);
-      return new CacheSource(name, tm);
+      this.cache(name);
+      return this.cacheLayers.get(name)!;
     }
-    const s = this.sources.get(name);
-    if (!s) fail(p, `unknown source '${ref}'`);
-    return s;
+    return this.sourceRef(ref, p);
   }
 
   private buildTileLayers(): TileLayer[] {
@@ -297,12 +484,105 @@ class Builder {
     return out;
   }
 
-  private buildServices(tileLayers: TileLayer[]): Proxy['services'] {
+  /** The `layers:` tree as WMS layers (list form, or MapProxy's older name -> layer mapping). */
+  private buildWmsLayers(): WmsLayer[] {
+    const conf = this.conf.layers;
+    if (!conf) return [];
+    const list: Dict[] = Array.isArray(conf) ? conf : Object.entries(conf as Dict).map(([name, l]) => ({ name, ...(l as Dict) }));
+    const seen = new Set<string>();
+    const build = (l: Dict, p: string): WmsLayer => {
+      if (l.name != null) {
+        const n = String(l.name);
+        if (seen.has(n)) fail(`${p}.name`, `duplicate layer name '${n}'`);
+        seen.add(n);
+      }
+      const mapLayers: Source[] = [];
+      for (const [i, ref] of ((l.sources ?? []) as string[]).entries()) {
+        if (this.mapDisabled(ref)) continue;
+        const sp = `${p}.sources[${i}]`;
+        const name = ref.split(':')[0];
+        if (this.conf.caches?.[name]) {
+          this.cache(name);
+          mapLayers.push(this.cacheLayers.get(name)!);
+        } else mapLayers.push(this.sourceRef(ref, sp));
+      }
+      return {
+        name: l.name != null ? String(l.name) : undefined,
+        title: String(l.title ?? ''),
+        md: (l.md ?? {}) as Dict,
+        mapLayers,
+        infoSources: [],
+        legendSources: [],
+        legendUrl: typeof l.legendurl === 'string' ? l.legendurl : undefined,
+        resRange: this.resRange(l),
+        children: ((l.layers ?? []) as Dict[]).map((c, i) => build(c, `${p}.layers[${i}]`)),
+      };
+    };
+    return list.map((l, i) => build(l, Array.isArray(conf) ? `layers[${i}]` : `layers.${l.name}`));
+  }
+
+  private wmsService(conf: Dict, wmsLayers: WmsLayer[]): WmsService {
+    const p = 'services.wms';
+    const srs = ((conf.srs ?? this.globals.wms?.srs ?? ['EPSG:4326', 'EPSG:4258', 'CRS:84', 'EPSG:900913', 'EPSG:3857']) as string[]).map(String);
+    for (const [i, code] of srs.entries()) this.srs(code, `${p}.srs[${i}]`);
+    const srsExtents = new Map<string, MapExtent | undefined>();
+    for (const [i, e] of ((conf.bbox_srs ?? []) as (string | Dict)[]).entries()) {
+      if (typeof e === 'string') srsExtents.set(e, undefined);
+      else {
+        const bp = `${p}.bbox_srs[${i}]`;
+        const ext = this.coverageExtent({ bbox: e.bbox, srs: e.srs }, bp);
+        srsExtents.set(String(e.srs), ext);
+      }
+    }
+    const imageFormats = new Map<string, ImageOptions>();
+    const fmts = (conf.image_formats ?? ['image/png', 'image/jpeg', 'image/gif']) as string[];
+    for (const [i, f] of fmts.entries()) {
+      const named = this.globals.image?.formats?.[f] as Dict | undefined;
+      const mime = named?.format ? String(named.format) : f;
+      if (!/^image\/(png|jpeg|gif)\b/i.test(mime)) {
+        this.unsupported.push(`${p}.image_formats[${i}]: format '${f}' cannot be written yet and is not offered`);
+        continue;
+      }
+      imageFormats.set(f.includes('/') ? f : mime, resolveImageOptions(this.globals.image, undefined, f, `${p}.image_formats[${i}]`));
+    }
+    if (!imageFormats.size) fail(`${p}.image_formats`, 'no supported image format (png, jpeg, gif)');
+    const infoTypes = ((conf.featureinfo_types ?? ['text', 'html', 'xml']) as string[]).map((t, i) => {
+      if (!['text', 'html', 'xml', 'json'].includes(t)) fail(`${p}.featureinfo_types[${i}]`, `unknown feature info type '${t}' (text, html, xml, json)`);
+      return t as InfoType;
+    });
+    const versions = ((conf.versions ?? ALL_VERSIONS) as string[]).map((v, i) => {
+      if (!ALL_VERSIONS.includes(v as WmsVersion)) fail(`${p}.versions[${i}]`, `unsupported WMS version '${v}'`);
+      return v as WmsVersion;
+    });
+    let maxOutputPixels = conf.max_output_pixels ?? 4000 * 4000;
+    if (Array.isArray(maxOutputPixels)) maxOutputPixels = Number(maxOutputPixels[0]) * Number(maxOutputPixels[1]);
+    const onSourceErrors = String(conf.on_source_errors ?? 'notify');
+    if (onSourceErrors !== 'notify' && onSourceErrors !== 'raise') fail(`${p}.on_source_errors`, `expected 'notify' or 'raise', got '${onSourceErrors}'`);
+    return new WmsService({
+      layers: wmsLayers,
+      md: (conf.md ?? {}) as Dict,
+      srs,
+      srsExtents,
+      imageFormats,
+      infoTypes,
+      versions,
+      maxOutputPixels: Number(maxOutputPixels),
+      onSourceErrors,
+      attribution: conf.attribution?.text ? String(conf.attribution.text) : undefined,
+      strict: conf.strict === true,
+      paletted: this.globals.image?.paletted !== false,
+      maxTileAge: Math.round(Number(this.globals.tiles?.expires_hours ?? 72) * 3600),
+      corsOrigin: this.corsOrigin(),
+    });
+  }
+
+  private buildServices(tileLayers: TileLayer[], wmsLayers: WmsLayer[]): Proxy['services'] {
     const services = (this.conf.services ?? {}) as Dict;
     for (const name of Object.keys(services)) {
       if (!SUPPORTED_SERVICES.has(name)) this.unsupported.push(`services.${name}: the ${name} service is not supported yet`);
     }
     const out: Proxy['services'] = { demo: false };
+    if ('wms' in services) out.wms = this.wmsService((services.wms ?? {}) as Dict, wmsLayers);
     if ('tms' in services) {
       const tms = (services.tms ?? {}) as Dict;
       const md = { ...(services.wms?.md ?? {}), ...(tms.md ?? {}) } as Dict;

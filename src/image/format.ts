@@ -64,3 +64,28 @@ export function normalizeFormat(value: string): ImageFormat | undefined {
   if (v === 'gif' || v === 'webp' || v === 'bmp' || v === 'mixed') return v;
   return undefined;
 }
+
+/**
+ * Whether encoded bytes end the way their format must end, so a response cut
+ * off by the network is refused before it is cached (without decoding it).
+ */
+export function looksComplete(b: Uint8Array): boolean {
+  const f = sniffImageFormat(b);
+  const n = b.length;
+  switch (f) {
+    case 'png':
+      // the IEND chunk: length 0, type, CRC
+      return n >= 20 && b[n - 8] === 0x49 && b[n - 7] === 0x45 && b[n - 6] === 0x4e && b[n - 5] === 0x44;
+    case 'jpeg': {
+      // EOI marker; some encoders pad after it, so look at the tail only
+      for (let i = n - 2; i >= Math.max(2, n - 1024); i--) if (b[i] === 0xff && b[i + 1] === 0xd9) return true;
+      return false;
+    }
+    case 'gif':
+      return b[n - 1] === 0x3b;
+    case undefined:
+      return false;
+    default:
+      return true;
+  }
+}

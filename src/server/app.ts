@@ -50,6 +50,21 @@ export function createApp(proxy: Proxy): Hono {
     app.get('/tms/*', handler);
     app.get('/tiles/*', handler);
   }
+  const wms = proxy.services.wms;
+  if (wms) {
+    const ows = (c: { req: { raw: Request } }) => {
+      const url = new URL(c.req.raw.url);
+      const service = [...url.searchParams].find(([k]) => k.toLowerCase() === 'service')?.[1]?.toLowerCase();
+      const hasWmtver = [...url.searchParams.keys()].some((k) => k.toLowerCase() === 'wmtver');
+      const request = [...url.searchParams].find(([k]) => k.toLowerCase() === 'request')?.[1]?.toLowerCase();
+      // WMS 1.0.0 has no SERVICE parameter; MapProxy also takes a bare GetMap as WMS
+      if (service === 'wms' || (!service && (hasWmtver || request === 'getmap' || request === 'map'))) return wms.handle(c.req.raw, url.searchParams);
+      return owsException(service);
+    };
+    app.get('/service', ows);
+    app.get('/ows', ows);
+    app.get('/wms', (c) => wms.handle(c.req.raw, new URL(c.req.raw.url).searchParams));
+  }
   app.get('/', (c) => c.html(welcomePage(proxy)));
   app.notFound((c) => c.text('not found', 404));
   app.onError((err, c) => {
@@ -59,8 +74,23 @@ export function createApp(proxy: Proxy): Hono {
   return app;
 }
 
+/** OWS exception for a missing or unknown SERVICE, as MapProxy answers on /service and /ows. */
+function owsException(service: string | undefined): Response {
+  const msg = service ? `unknown service: ${xmlEscape(service)}` : 'service parameter missing';
+  const code = service ? 'InvalidParameterValue' : 'MissingParameterValue';
+  const body = `<?xml version="1.0"?>
+<ExceptionReport xmlns="http://www.opengis.net/ows/1.1" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:schemaLocation="http://www.opengis.net/ows/1.1 http://schemas.opengis.net/ows/1.1.0/owsExceptionReport.xsd" version="1.1.0" xml:lang="en">
+  <Exception exceptionCode="${code}" locator="service">
+    <ExceptionText>${msg}</ExceptionText>
+  </Exception>
+</ExceptionReport>
+`;
+  return new Response(body, { status: 400, headers: { 'Content-Type': 'text/xml; charset=utf-8' } });
+}
+
 function welcomePage(proxy: Proxy): string {
   const links: string[] = [];
+  if (proxy.services.wms) links.push('<li><a href="service?REQUEST=GetCapabilities&amp;SERVICE=WMS">WMS capabilities</a></li>');
   if (proxy.services.tms) links.push('<li><a href="tms/1.0.0/">TMS capabilities</a></li>');
   if (proxy.services.demo) links.push('<li><a href="demo/">demo</a></li>');
   return `<!DOCTYPE html>

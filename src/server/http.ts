@@ -2,11 +2,32 @@
 import { createHash } from 'node:crypto';
 import { pyFloat } from '../util/py-format.ts';
 
-/** The URL prefix this app is served under, e.g. 'http://localhost:8080' (no trailing slash). */
+/**
+ * The URL prefix this app is served under, e.g. 'http://localhost:8080/mapproxy'
+ * (no trailing slash), as MapProxy derives it: X-Forwarded-Proto and
+ * X-Forwarded-Host (first value) over the request's own scheme and Host,
+ * plus X-Script-Name as the path prefix.
+ */
 export function baseUrl(req: Request): string {
   const url = new URL(req.url);
-  const host = req.headers.get('host') ?? url.host;
-  return `${url.protocol}//${host}`;
+  const h = req.headers;
+  const proto = firstValue(h.get('x-forwarded-proto'))?.toLowerCase();
+  const scheme = proto === 'http' || proto === 'https' ? `${proto}:` : url.protocol;
+  const host = cleanHost(firstValue(h.get('x-forwarded-host'))) ?? cleanHost(h.get('host')) ?? url.host;
+  const script = (h.get('x-script-name') ?? '').trim().replace(/\/+$/, '');
+  const prefix = script && /^\/[\w\-./~%]*$/.test(script) ? script : '';
+  return `${scheme}//${host}${prefix}`;
+}
+
+function firstValue(v: string | null): string | undefined {
+  const first = v?.split(',')[0].trim();
+  return first ? first : undefined;
+}
+
+/** A Host value that cannot inject markup or paths into generated URLs (else undefined). */
+function cleanHost(v: string | null | undefined): string | undefined {
+  const t = v?.trim();
+  return t && /^[A-Za-z0-9.\-_:[\]]+$/.test(t) ? t : undefined;
 }
 
 /** RFC 7231 date of a timestamp in seconds. */

@@ -10,6 +10,8 @@ export interface MapQuery {
   size: [number, number];
   srs: Srs;
   format: ImageFormat;
+  /** Dimension values (TIME, ELEVATION, dim_*) forwarded to sources that accept them. */
+  dimensions?: Record<string, string>;
 }
 
 /** Encoded bytes straight from upstream (stored without re-encoding when the format fits). */
@@ -25,6 +27,8 @@ export interface RasterImage {
   kind: 'raster';
   raster: Raster;
   cacheable: boolean;
+  /** An on_error substitute that a stale cached tile may replace (on_error.authorize_stale). */
+  authorizeStale?: boolean;
 }
 
 /** Nothing there (outside coverage or resolution range): a transparent tile. */
@@ -36,12 +40,28 @@ export interface BlankImage {
 /** A source's answer. */
 export type SourceImage = EncodedImage | RasterImage | BlankImage;
 
-/** A map source (tile, debug, later wms ...). */
+/** Where a source has data: a bbox in an SRS (capabilities extents, sub-requests). */
+export interface MapExtent {
+  bbox: Bbox;
+  srs: Srs;
+}
+
+/** A map source (tile, debug, wms, a cache used as a layer ...). */
 export interface Source {
   readonly name: string;
   readonly type: string;
   /** Render or fetch the query; throws SourceError when upstream fails. */
   getMap(q: MapQuery): Promise<SourceImage>;
+  /** Whether any bbox and size may be asked (meta tiles); tile sources answer only their own tiles. */
+  readonly supportsMetaTiles?: boolean;
+  /** Data extent, when known (coverage or grid); undefined = the whole world. */
+  readonly extent?: MapExtent;
+  /** Visible resolution range (min/max res or scale). */
+  readonly resRange?: ResRange;
+  /** Opacity when merged over lower layers (image.opacity); undefined = as is. */
+  readonly opacity?: number;
+  /** True when the answer may have transparent pixels (transparent: true, coverage outside). */
+  readonly transparent?: boolean;
 }
 
 /** min_res / max_res of a source in metres per pixel (scales converted), as MapProxy's ResolutionRange. */

@@ -1,0 +1,152 @@
+/**
+ * A cache as a map layer: any bbox, size and SRS answered from its tiles,
+ * stitched at the level MapProxy would pick, then cropped, scaled or
+ * reprojected. Used by WMS layers and by caches that use another cache as
+ * a source.
+ */
+import { RequestError } from '../errors.ts';
+import { GridError, NoTilesError, type TileGrid, type TileCoord } from '../grid/tile-grid.ts';
+import type { TileManager, Tile } from '../cache/tile-manager.ts';
+import { decodeImage } from '../image/codec.ts';
+import { createRaster, type Raster } from '../image/raster.ts';
+import { pasteRaster, transformExtent, type ResamplingMethod } from '../image/resample.ts';
+import { stitchTiles } from '../image/stitch.ts';
+import { reprojectRaster } from '../image/transform.ts';
+import { isSameSrs, type Srs } from '../srs/srs.ts';
+import type { Bbox } from '../srs/types.ts';
+import { bboxPositionInImage } from '../source/wms.ts';
+import type { MapExtent, MapQuery, ResRange, Source, SourceImage } from '../source/source.ts';
+import { SourceError } from '../errors.ts';
+
+/** Options of a cache layer. */
+export interface CacheLayerOptions {
+  name: string;
+  /** One tile manager per grid of the cache, in config order. */
+  managers: TileManager[];
+  resampling: ResamplingMethod;
+  /** Requests needing this many tiles or more are refused (globals max_tile_limit). */
+  maxTileLimit?: number;
+  /** cache coverage (else the grid bbox) */
+  extent?: MapExtent;
+  opacity?: number;
+  transparent?: boolean;
+  resRange?: ResRange;
+  preferredSrc?: Map<string, Srs[]>;
+}
+
+/** Answers map queries from cached tiles. */
+export class CacheMapLayer implements Source {
+  readonly type = 'cache';
+  readonly supportsMetaTiles = true;
+  readonly name: string;
+  readonly opacity?: number;
+  readonly transparent?: boolean;
+  readonly resRange?: ResRange;
+  readonly extent: MapExtent;
+
+  constructor(readonly opts: CacheLayerOptions) {
+    if (!opts.managers.length) throw new Error(`cache layer '${opts.name}' has no grids`);
+    this.name = opts.name;
+    this.opacity = opts.opacity;
+    this.transparent = opts.transparent;
+    this.resRange = opts.resRange;
+    const g = opts.managers[0].grid;
+    this.extent = opts.extent ?? { bbox: [g.bbox[0], g.bbox[1], g.bbox[2], g.bbox[3]], srs: g.srs };
+  }
+
+  /** The tile manager whose grid serves requests in `srs` (MapProxy's SRSConditional choice). */
+  managerFor(srs: Srs): TileManager {
+    const ms = this.opts.managers;
+    const same = ms.find((m) => isSameSrs(m.grid.srs, srs));
+    if (same) return same;
+    for (const pref of this.opts.preferredSrc?.get(srs.canonical) ?? []) {
+      const hit = ms.find((m) => isSameSrs(m.grid.srs, pref));
+      if (hit) return hit;
+    }
+    return ms.find((m) => m.grid.srs.isLatLong === srs.isLatLong) ?? ms[0];
+  }
+
+  async getMap(q: MapQuery): Promise<SourceImage> {
+    const tm = this.managerFor(q.srs);
+    let ext = this.extent.bbox;
+    if (!isSameSrs(this.extent.srs, q.srs)) {
+      try {
+        ext = this.extent.srs.transformBbox(this.extent.bbox, q.srs);
+      } catch {
+        ext = q.bbox;
+      }
+    }
+    if (!(ext[0] < q.bbox[2] && ext[2] > q.bbox[0] && ext[1] < q.bbox[3] && ext[3] > q.bbox[1])) return { kind: 'blank', cacheable: true };
+    if (ext[0] > q.bbox[0] || ext[1] > q.bbox[1] || ext[2] < q.bbox[2] || ext[3] < q.bbox[3]) {
+      // only the part inside the extent: no tiles are fetched for empty margins
+      const pos = bboxPositionInImage(q.bbox, q.size, ext);
+      if (!pos) return { kind: 'blank', cacheable: true };
+      const sub = await this.image(tm, { ...q, bbox: pos.bbox, size: pos.size });
+      if (!sub) return { kind: 'blank', cacheable: true };
+      const out = createRaster(q.size[0], q.size[1]);
+      pasteRaster(out, sub.raster, pos.offset[0], pos.offset[1]);
+      return { kind: 'raster', raster: out, cacheable: sub.cacheable };
+    }
+    const direct = await this.exactTile(tm, q);
+    if (direct) return direct;
+    const img = await this.image(tm, q);
+    return img ? { kind: 'raster', raster: img.raster, cacheable: img.cacheable } : { kind: 'blank', cacheable: true };
+  }
+
+  /** A query that is exactly one tile of the grid: its bytes, undecoded. */
+  private async exactTile(tm: TileManager, q: MapQuery): Promise<SourceImage | undefined> {
+    const g = tm.grid;
+    if (!isSameSrs(g.srs, q.srs) || q.size[0] !== g.tileSize[0] || q.size[1] !== g.tileSize[1]) return undefined;
+    let affected;
+    try {
+      affected = g.affectedTiles(q.bbox, q.size, q.srs);
+    } catch {
+      return undefined;
+    }
+    if (affected.gridSize[0] !== 1 || affected.gridSize[1] !== 1) return undefined;
+    const tol = (q.bbox[2] - q.bbox[0]) / q.size[0] / 10;
+    const b = affected.bbox;
+    if (Math.abs(b[0] - q.bbox[0]) > tol || Math.abs(b[1] - q.bbox[1]) > tol || Math.abs(b[2] - q.bbox[2]) > tol || Math.abs(b[3] - q.bbox[3]) > tol) return undefined;
+    const [coord] = [...affected.tiles];
+    if (!coord) return { kind: 'blank', cacheable: true };
+    const [tile] = await tm.getTiles([coord]);
+    if (!tile) return { kind: 'blank', cacheable: true };
+    return { kind: 'encoded', bytes: tile.bytes, format: tile.format, cacheable: tile.cacheable };
+  }
+
+  /** Stitch, then scale or reproject into the query; undefined when no tile exists. */
+  private async image(tm: TileManager, q: MapQuery): Promise<{ raster: Raster; cacheable: boolean } | undefined> {
+    const g: TileGrid = tm.grid;
+    let affected;
+    try {
+      affected = g.affectedTiles(q.bbox, q.size, q.srs);
+    } catch (e) {
+      if (e instanceof NoTilesError) return undefined;
+      if (e instanceof GridError) throw new RequestError(e.message, 400, 'InvalidParameterValue');
+      throw e;
+    }
+    const [cols, rows] = affected.gridSize;
+    const limit = this.opts.maxTileLimit ?? 500;
+    if (cols * rows >= limit) throw new RequestError(`too many tiles, max_tile_limit: ${limit}, num_tiles: ${cols * rows}`, 400);
+    const coords = [...affected.tiles] as (TileCoord | null)[];
+    const tiles = await tm.getTiles(coords);
+    if (tiles.every((t) => !t)) return undefined;
+    const [tw, th] = g.tileSize;
+    const rasters = await Promise.all(tiles.map((t) => (t ? decodeTile(t) : null)));
+    const stitched = cols === 1 && rows === 1 && rasters[0] ? rasters[0] : stitchTiles(rasters, cols, rows, tw, th);
+    const cacheable = tiles.every((t) => !t || t.cacheable);
+    const srcBbox: Bbox = affected.bbox;
+    const raster = isSameSrs(g.srs, q.srs)
+      ? transformExtent(stitched, srcBbox, q.bbox, q.size, this.opts.resampling)
+      : reprojectRaster(stitched, srcBbox, g.srs, q.bbox, q.size, q.srs, { method: this.opts.resampling });
+    return { raster, cacheable };
+  }
+}
+
+async function decodeTile(t: Tile): Promise<Raster> {
+  try {
+    return await decodeImage(t.bytes);
+  } catch (e) {
+    throw new SourceError(`unreadable cached tile: ${(e as Error).message}`);
+  }
+}
