@@ -16,6 +16,8 @@ export interface CacheBackend {
   load(coord: TileCoord): StoredTile | undefined;
   /** Store atomically: readers see the old tile or the whole new one, never a part. */
   store(coord: TileCoord, bytes: Uint8Array): void;
+  /** Store a uniform tile once per colour and link it (link_single_color_images); optional. */
+  storeSingleColor?(coord: TileCoord, bytes: Uint8Array, color: readonly number[], mode: 'symlink' | 'hardlink'): void;
   /** Whether a tile is cached (no read of its content). */
   isCached(coord: TileCoord): boolean;
   /** Remove one tile (missing is fine). */
@@ -68,17 +70,28 @@ export class FileCache implements CacheBackend {
 
   store(coord: TileCoord, bytes: Uint8Array): void {
     const dest = this.tilePath(coord);
-    const dir = path.dirname(dest);
-    fs.mkdirSync(dir, { recursive: true });
+    // a linked single-colour tile must not be overwritten through its link
+    if (isSymlink(dest)) fs.unlinkSync(dest);
+    writeAtomic(dest, bytes);
+  }
+
+  /** MapProxy's single_color_tiles/<rrggbb[aa]>.<ext> plus a relative symlink (or a hard link) at the tile's path. */
+  storeSingleColor(coord: TileCoord, bytes: Uint8Array, color: readonly number[], mode: 'symlink' | 'hardlink'): void {
+    const real = path.join(path.resolve(this.dir), 'single_color_tiles', `${color.map((v) => v.toString(16).padStart(2, '0')).join('')}.${this.ext}`);
+    if (!fs.existsSync(real)) writeAtomic(real, bytes);
+    const dest = this.tilePath(coord);
+    fs.mkdirSync(path.dirname(dest), { recursive: true });
+    // link under a temp name, then rename over the tile: readers never see it missing
     const tmp = `${dest}.${process.pid}.${++tmpCounter}.tmp`;
     try {
-      fs.writeFileSync(tmp, bytes);
+      if (mode === 'hardlink') fs.linkSync(real, tmp);
+      else fs.symlinkSync(path.relative(path.dirname(dest), real), tmp);
       fs.renameSync(tmp, dest);
     } catch (e) {
       try {
         fs.unlinkSync(tmp);
       } catch {
-        /* the temp file may not exist */
+        /* the temp link may not exist */
       }
       throw e;
     }
@@ -94,6 +107,31 @@ export class FileCache implements CacheBackend {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
+  }
+}
+
+function isSymlink(p: string): boolean {
+  try {
+    return fs.lstatSync(p).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+/** Write to a temp file beside dest, then rename: readers see the old file or the whole new one. */
+function writeAtomic(dest: string, bytes: Uint8Array): void {
+  fs.mkdirSync(path.dirname(dest), { recursive: true });
+  const tmp = `${dest}.${process.pid}.${++tmpCounter}.tmp`;
+  try {
+    fs.writeFileSync(tmp, bytes);
+    fs.renameSync(tmp, dest);
+  } catch (e) {
+    try {
+      fs.unlinkSync(tmp);
+    } catch {
+      /* the temp file may not exist */
+    }
+    throw e;
   }
 }
 

@@ -59,6 +59,10 @@ export interface TileManagerOptions {
   locker?: TileLocker;
   /** Tiles with an mtime at or before this timestamp (seconds) are refreshed (refresh_before). */
   refreshBefore?: () => number | undefined;
+  /** link_single_color_images: uniform tiles stored once per colour and linked. */
+  linkSingleColor?: 'symlink' | 'hardlink';
+  /** Drawn into each new tile before it is encoded (watermark). */
+  preStore?: (r: Raster, coord: TileCoord) => void;
 }
 
 /** Hit -> bytes, miss -> meta tile from sources -> split -> store -> bytes. */
@@ -214,10 +218,9 @@ export class TileManager {
       if (stale) return new Map([[key(coord), stale]]);
     }
     const cacheable = images.every((i) => i.cacheable);
-    let bytes: Uint8Array | undefined;
-    if (images.length === 1) bytes = this.passthrough(images[0]);
-    if (!bytes) bytes = await this.opts.encode(await this.merge(images, size));
-    out.set(key(coord), this.store(coord, bytes, cacheable));
+    const bytes = images.length === 1 ? this.passthrough(images[0]) : undefined;
+    if (bytes) out.set(key(coord), this.store(coord, bytes, cacheable));
+    else out.set(key(coord), await this.encodeAndStore(coord, await this.merge(images, size), cacheable));
     return out;
   }
 
@@ -238,13 +241,32 @@ export class TileManager {
     }
     const raster = await this.merge(images, meta.size);
     const tiles = splitRaster(raster, tw, th, parts.map((p) => p.crop));
-    const encoded = await Promise.all(tiles.map((t) => this.opts.encode(t)));
-    for (let i = 0; i < parts.length; i++) out.set(key(parts[i].coord!), this.store(parts[i].coord!, encoded[i], cacheable));
+    const stored = await Promise.all(tiles.map((t, i) => this.encodeAndStore(parts[i].coord!, t, cacheable)));
+    for (let i = 0; i < parts.length; i++) out.set(key(parts[i].coord!), stored[i]);
     return out;
+  }
+
+  private async encodeAndStore(coord: TileCoord, r: Raster, cacheable: boolean): Promise<Tile> {
+    this.opts.preStore?.(r, coord);
+    const bytes = await this.opts.encode(r);
+    const backend = this.opts.backend;
+    const link = this.opts.linkSingleColor;
+    if (link && backend.storeSingleColor && cacheable && !this.opts.disableStorage) {
+      const color = singleColor(r);
+      if (color) {
+        backend.storeSingleColor(coord, bytes, color, link);
+        return this.tile(bytes, cacheable);
+      }
+    }
+    return this.store(coord, bytes, cacheable);
   }
 
   private store(coord: TileCoord, bytes: Uint8Array, cacheable: boolean): Tile {
     if (cacheable && !this.opts.disableStorage) this.opts.backend.store(coord, bytes);
+    return this.tile(bytes, cacheable);
+  }
+
+  private tile(bytes: Uint8Array, cacheable: boolean): Tile {
     return { bytes, format: sniffImageFormat(bytes) ?? this.opts.format, mtime: Date.now() / 1000, cacheable };
   }
 
@@ -262,6 +284,8 @@ export class TileManager {
   /** Upstream bytes stored as they are when they already are the cache format. */
   private passthrough(img: SourceImage): Uint8Array | undefined {
     if (img.kind !== 'encoded' || this.opts.sources[0].opacity !== undefined) return undefined;
+    // these need the pixels
+    if (this.opts.linkSingleColor || this.opts.preStore) return undefined;
     const want = this.opts.format === 'jpg' ? 'jpeg' : this.opts.format;
     const have = sniffImageFormat(img.bytes);
     if (have !== want || !looksComplete(img.bytes)) return undefined;
@@ -302,6 +326,17 @@ interface Job {
   meta?: MetaTile;
   /** the meta tile's first tile: one lock per meta tile */
   lockCoord: TileCoord;
+}
+
+/** The colour of a uniform raster (RGB when opaque, as MapProxy names the file; RGBA otherwise), else undefined. */
+export function singleColor(r: Raster): number[] | undefined {
+  const d = r.data;
+  const n = d.length;
+  const c0 = d[0], c1 = d[1], c2 = d[2], c3 = d[3];
+  for (let i = 4; i < n; i += 4) {
+    if (d[i] !== c0 || d[i + 1] !== c1 || d[i + 2] !== c2 || d[i + 3] !== c3) return undefined;
+  }
+  return c3 === 255 ? [c0, c1, c2] : [c0, c1, c2, c3];
 }
 
 function key(c: readonly [number, number, number]): string {

@@ -20,13 +20,15 @@ import { parseOnError } from '../source/on-error.ts';
 import { TileSource } from '../source/tile.ts';
 import { DebugMapSource } from '../source/debug-adapter.ts';
 import { WmsSource, type WmsSourceOptions } from '../source/wms.ts';
-import { CacheMapLayer } from '../layer/cache-layer.ts';
+import { CacheMapLayer, ResolutionConditionalLayer } from '../layer/cache-layer.ts';
 import type { WmsLayer } from '../layer/wms-layer.ts';
 import { TileLocker } from '../cache/tile-lock.ts';
 import { cacheImageOptions, resolveImageOptions, type ImageOptions } from '../image/image-options.ts';
 import { encodeWithOptions } from '../image/encode.ts';
 import type { ResamplingMethod } from '../image/resample.ts';
 import { parseColor } from '../image/parse-color.ts';
+import type { Raster } from '../image/raster.ts';
+import { refreshBefore, watermark } from '../cache/cache-options.ts';
 import { Semaphore } from '../util/semaphore.ts';
 import { WmsService } from '../service/wms/wms-service.ts';
 import { ALL_VERSIONS, type WmsVersion } from '../service/wms/request.ts';
@@ -350,12 +352,20 @@ class Builder {
     if (backendConf.directory && gridNames.length > 1) fail(`${p}.cache.directory`, 'a single directory cannot hold a cache with more than one grid');
     const formatMime: string = c.format ?? 'image/png';
     const format = formatFromMime(formatMime);
-    if (format === 'mixed') fail(`${p}.format`, "format 'mixed' is not supported yet");
-    const requestFormat = c.request_format ? formatFromMime(String(c.request_format)) : undefined;
+    if (format === 'mixed' && !['image/png', 'image/vnd.jpeg-png'].includes(String(c.request_format))) {
+      fail(`${p}.request_format`, 'request_format must be set to image/png or image/vnd.jpeg-png if mixed mode is enabled');
+    }
+    const requestFormat = c.request_format ? (format === 'mixed' ? 'png' : formatFromMime(String(c.request_format))) : undefined;
+    const g = (key: string) => c[key] ?? this.globals.cache?.[key];
     const imageOpts = cacheImageOptions(this.globals.image, c, `${p}.image`);
     const paletted = this.globals.image?.paletted !== false;
+    const encode = format === 'mixed' ? mixedEncoder(imageOpts, paletted) : (r: Raster) => encodeWithOptions(r, imageOpts, { paletted });
+    const link = g('link_single_color_images');
+    const linkSingleColor = link === true || link === 'symlink' ? 'symlink' as const : link === 'hardlink' ? 'hardlink' as const : undefined;
+    if (link != null && link !== false && !linkSingleColor) fail(`${p}.link_single_color_images`, `expected true, 'symlink' or 'hardlink', got '${link}'`);
+    const preStore = c.watermark ? watermark(c.watermark as Dict, `${p}.watermark`, parseColor) : undefined;
+    const refresh = refreshBefore(c.refresh_before, `${p}.refresh_before`, (f) => this.abspath(f));
     const baseDir = this.abspath(c.cache_dir ?? this.globals.cache?.base_dir ?? './cache_data');
-    const g = (key: string) => c[key] ?? this.globals.cache?.[key];
     const metaSize = g('meta_size') as [number, number];
     const metaBuffer = Number(g('meta_buffer') ?? 0);
     const sourceRefs = ((c.sources ?? []) as string[]).filter((ref) => !this.mapDisabled(ref));
@@ -385,7 +395,10 @@ class Builder {
           backend: new FileCache(dir, format, layout),
           sources,
           disableStorage: c.disable_storage === true,
-          encode: (r) => encodeWithOptions(r, imageOpts, { paletted }),
+          encode,
+          linkSingleColor,
+          preStore,
+          refreshBefore: refresh,
           bgcolor: opaqueBg ? [255, 255, 255, 255] : undefined,
           metaSize: [Number(metaSize[0]), Number(metaSize[1])],
           metaBuffer,
@@ -417,6 +430,26 @@ class Builder {
     let l = this.lockers.get(dir);
     if (!l) this.lockers.set(dir, (l = new TileLocker({ lockDir: dir, timeoutSeconds: timeout })));
     return l;
+  }
+
+  /** The cache as WMS layers see it: with use_direct_from_level/res, fine requests skip the cache. */
+  private cacheMapLayer(name: string, p: string): Source {
+    this.cache(name);
+    const layer = this.cacheLayers.get(name)!;
+    const c = this.conf.caches[name] as Dict;
+    if (c.use_direct_from_level == null && c.use_direct_from_res == null) return layer;
+    const cp = `caches.${name}`;
+    const grid = layer.opts.managers[0].grid;
+    let res: number;
+    if (c.use_direct_from_level != null) {
+      const level = Number(c.use_direct_from_level);
+      if (!Number.isInteger(level) || level < 0 || level >= grid.levels) fail(`${cp}.use_direct_from_level`, `expected a level between 0 and ${grid.levels - 1}`);
+      res = grid.resolution(level);
+    } else res = Number(c.use_direct_from_res);
+    const srcs = (c.sources ?? []) as string[];
+    if (srcs.length !== 1) fail(`${cp}.sources`, 'use_direct_from_level/res only supports single sources');
+    void p;
+    return new ResolutionConditionalLayer(layer, this.cacheSource(srcs[0], `${cp}.sources[0]`), res, grid.srs);
   }
 
   /** wms sources with wms_opts.map: false serve only feature info and legends. */
@@ -476,7 +509,8 @@ class Builder {
           grid: tm.grid,
           gridName: tm.grid.name ?? gname,
           format: tm.opts.format,
-          formatMime: mime.includes('/') ? mime.split(';')[0] : mimeFromFormat(tm.opts.format),
+          // MapProxy advertises mixed caches as PNG
+          formatMime: tm.opts.format === 'mixed' ? 'image/png' : mime.includes('/') ? mime.split(';')[0] : mimeFromFormat(tm.opts.format),
           tileManager: tm,
         });
       }
@@ -501,10 +535,8 @@ class Builder {
         if (this.mapDisabled(ref)) continue;
         const sp = `${p}.sources[${i}]`;
         const name = ref.split(':')[0];
-        if (this.conf.caches?.[name]) {
-          this.cache(name);
-          mapLayers.push(this.cacheLayers.get(name)!);
-        } else mapLayers.push(this.sourceRef(ref, sp));
+        if (this.conf.caches?.[name]) mapLayers.push(this.cacheMapLayer(name, sp));
+        else mapLayers.push(this.sourceRef(ref, sp));
       }
       return {
         name: l.name != null ? String(l.name) : undefined,
@@ -599,6 +631,17 @@ class Builder {
     }
     return out;
   }
+}
+
+/** format: mixed: PNG where the tile has transparent pixels, JPEG elsewhere (as MapProxy decides per tile). */
+function mixedEncoder(opts: ImageOptions, paletted: boolean): (r: Raster) => Promise<Uint8Array> {
+  const png: ImageOptions = { ...opts, format: 'image/png', transparent: true };
+  const jpeg: ImageOptions = { ...opts, format: 'image/jpeg', transparent: false, colors: undefined, mode: undefined };
+  return (r) => {
+    const d = r.data;
+    for (let i = 3; i < d.length; i += 4) if (d[i] !== 255) return encodeWithOptions(r, png, { paletted });
+    return encodeWithOptions(r, jpeg, { paletted });
+  };
 }
 
 /** The srs of a grid as written in the config (MapProxy names cache dirs after it). */

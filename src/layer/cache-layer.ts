@@ -150,3 +150,36 @@ async function decodeTile(t: Tile): Promise<Raster> {
     throw new SourceError(`unreadable cached tile: ${(e as Error).message}`);
   }
 }
+
+/**
+ * use_direct_from_level/res: requests finer than `resolution` (in the grid's
+ * SRS) bypass the cache and go straight to the cache's single source.
+ */
+export class ResolutionConditionalLayer implements Source {
+  readonly type = 'resolution-conditional';
+  readonly supportsMetaTiles = true;
+  readonly name: string;
+  readonly extent: MapExtent;
+  readonly opacity?: number;
+  readonly transparent?: boolean;
+  readonly resRange?: ResRange;
+
+  constructor(
+    readonly cached: CacheMapLayer,
+    readonly direct: Source,
+    readonly resolution: number,
+    readonly srs: Srs,
+  ) {
+    this.name = cached.name;
+    this.extent = cached.extent;
+    this.opacity = cached.opacity;
+    this.transparent = cached.transparent;
+    this.resRange = cached.resRange;
+  }
+
+  async getMap(q: MapQuery): Promise<SourceImage> {
+    const b = isSameSrs(q.srs, this.srs) ? q.bbox : q.srs.transformBbox(q.bbox, this.srs);
+    const res = Math.min((b[2] - b[0]) / q.size[0], (b[3] - b[1]) / q.size[1]);
+    return res > this.resolution ? this.cached.getMap(q) : this.direct.getMap(q);
+  }
+}

@@ -77,7 +77,8 @@ export class TmsService {
   private async tile(req: Request, p: TileRequestParts, origin: 'sw' | 'nw' | undefined, useProfiles: boolean): Promise<Response> {
     const layer = this.opts.index.find(p.layer, p.spec);
     if (!layer) throw new RequestError(`unknown layer: ${p.layer}`, 404);
-    if (p.ext !== layer.format) {
+    // a mixed cache answers PNG or JPEG whatever the URL says, as MapProxy does
+    if (p.ext !== layer.format && !(layer.format === 'mixed' && /^(png|jpe?g|mixed)$/.test(p.ext))) {
       throw new RequestError(`invalid format (${p.ext}). this tile set only supports (${layer.format})`, 404, 'InvalidParameterValue');
     }
     const sg = this.sg(layer);
@@ -153,7 +154,7 @@ ${maps}
   <SRS>${xmlEscape(sg.srsName)}</SRS>
   <BoundingBox minx="${bb[0]}" miny="${bb[1]}" maxx="${bb[2]}" maxy="${bb[3]}" />
   <Origin x="${bb[0]}" y="${bb[1]}" />
-  <TileFormat width="${layer.grid.tileSize[0]}" height="${layer.grid.tileSize[1]}" mime-type="${xmlEscape(layer.formatMime)}" extension="${xmlEscape(layer.format)}" />
+  <TileFormat width="${layer.grid.tileSize[0]}" height="${layer.grid.tileSize[1]}" mime-type="${xmlEscape(layer.formatMime)}" extension="${xmlEscape(layer.format === 'mixed' ? 'png' : layer.format)}" />
   <TileSets profile="${sg.profile}">
 ${sets}
   </TileSets>
