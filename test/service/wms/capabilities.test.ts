@@ -7,34 +7,7 @@ import {
   type WmsCapLayer,
 } from '../../../src/service/wms/capabilities.ts';
 import { getSrs } from '../../../src/srs/srs.ts';
-import { spawnSync } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-
-const SCHEMA_DIR = path.resolve(import.meta.dir, '../../fixtures/schemas');
-const SCHEMAS = {
-  wms100: path.join(SCHEMA_DIR, 'wms/1.0.0/capabilities_1_0_0.dtd'),
-  wms110: path.join(SCHEMA_DIR, 'wms/1.1.0/capabilities_1_1_0.dtd'),
-  wms111: path.join(SCHEMA_DIR, 'wms/1.1.1/WMS_MS_Capabilities.dtd'),
-  wms130: path.join(SCHEMA_DIR, 'wms/1.3.0/capabilities_1_3_0.xsd'),
-  // imports capabilities_1_3_0.xsd and adds sld:GetLegendGraphic
-  sld110: path.join(SCHEMA_DIR, 'sld/1.1.0/sld_capabilities.xsd'),
-};
-
-/** Runs xmllint on the document; --nonet because the DOCTYPEs and schemaLocations name remote URLs. */
-function xmllint(xml: string, args: string[]): { status: number | null; stderr: string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wms-caps-'));
-  try {
-    const file = path.join(dir, 'doc.xml');
-    fs.writeFileSync(file, xml);
-    const r = spawnSync('/usr/bin/xmllint', ['--noout', '--nonet', ...args, file], { encoding: 'utf8' });
-    if (r.error) throw r.error;
-    return { status: r.status, stderr: `${r.stderr}\n${xml}` };
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
+import { SCHEMAS, xmllint } from '../../helpers/xmllint.ts';
 
 const SRS = ['EPSG:4326', 'CRS:84', 'EPSG:3857', 'EPSG:25832', 'EPSG:31468'];
 // bbox_srs as a user might list it: CRS:84 comes from the llbbox anyway

@@ -1,26 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { negotiateWmsVersion, wmsExceptionXml, WMS_VERSIONS } from '../../../src/service/wms/exceptions.ts';
+import { xmllint } from '../../helpers/xmllint.ts';
 
 const SCHEMA_DIR = path.resolve(import.meta.dir, '../../fixtures/schemas');
-
-/** Runs xmllint on the document; --nonet because the DOCTYPEs and schemaLocations name remote URLs. */
-function xmllint(xml: string, args: string[]): { status: number | null; stderr: string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wms-exc-'));
-  try {
-    const file = path.join(dir, 'doc.xml');
-    fs.writeFileSync(file, xml);
-    const r = spawnSync('/usr/bin/xmllint', ['--noout', '--nonet', ...args, file], { encoding: 'utf8' });
-    if (r.error) throw r.error;
-    return { status: r.status, stderr: `${r.stderr}\n${xml}` };
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 const MSG = 'unknown layer: <a&b> "x"';
 const ESCAPED = 'unknown layer: &lt;a&amp;b&gt; &quot;x&quot;';

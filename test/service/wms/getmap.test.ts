@@ -7,6 +7,7 @@ import { startProxy, type TestProxy } from '../../helpers/proxy-server.ts';
 import { decodeImage, sniffImageFormat } from '../../../src/image/codec.ts';
 import { getPixel, type Raster } from '../../../src/image/raster.ts';
 import { getSrs } from '../../../src/srs/srs.ts';
+import { SCHEMAS, xmllint } from '../../helpers/xmllint.ts';
 
 const RED = FEATURES[0].color;
 
@@ -331,5 +332,74 @@ describe('WMS bad input', () => {
     assert.match(r.headers.get('cache-control') ?? '', /no-cache/);
     const img = await decodeImage(new Uint8Array(await r.arrayBuffer()));
     assert.equal(img.width, 100);
+  });
+});
+
+describe('WMS capabilities over HTTP', () => {
+  let up: WmsUpstream;
+  let mp: TestProxy;
+  before(async () => {
+    up = await startWmsUpstream();
+    mp = await startProxy(config(up.url));
+  });
+  after(async () => {
+    await mp.stop();
+    await up.stop();
+  });
+
+  const caps = async (version: string, headers: Record<string, string> = {}, endpoint = 'service') => {
+    const r = await fetch(`${mp.url}/${endpoint}?SERVICE=WMS&REQUEST=GetCapabilities&VERSION=${version}`, { headers });
+    return { status: r.status, type: r.headers.get('content-type') ?? '', body: await r.text() };
+  };
+
+  for (const [version, args] of [
+    ['1.0.0', ['--dtdvalid', SCHEMAS.wms100]],
+    ['1.1.0', ['--dtdvalid', SCHEMAS.wms110]],
+    ['1.1.1', ['--dtdvalid', SCHEMAS.wms111]],
+    ['1.3.0', ['--schema', SCHEMAS.wms130]],
+  ] as const) {
+    it(`answers ${version} capabilities that validate against the OGC schema`, async () => {
+      const c = await caps(version);
+      assert.equal(c.status, 200);
+      const v = xmllint(c.body, [...args]);
+      assert.equal(v.status, 0, v.stderr);
+    });
+  }
+
+  it('lists the layers, SRS and formats, with bboxes in the 1.3.0 axis order', async () => {
+    const c = await caps('1.3.0');
+    assert.match(c.type, /text\/xml/);
+    for (const name of ['cached', 'direct', 'failing']) assert.match(c.body, new RegExp(`<Name>${name}</Name>`));
+    assert.match(c.body, /<CRS>EPSG:25832<\/CRS>/);
+    assert.match(c.body, /<Format>image\/jpeg<\/Format>/);
+    assert.match(c.body, /<Title>Test WMS<\/Title>/);
+    assert.match(c.body, /<MaxWidth>2000<\/MaxWidth>/);
+    // the cached layer's EPSG:4326 bbox is the mercator square: latitude first at 1.3.0
+    assert.match(c.body, /<BoundingBox CRS="EPSG:4326" minx="-85\.0511\d*" miny="-180(\.0)?" maxx="85\.0511\d*" maxy="180(\.0)?"/);
+    const c111 = await caps('1.1.1');
+    assert.equal(c111.type, 'application/vnd.ogc.wms_xml');
+    assert.match(c111.body, /<BoundingBox SRS="EPSG:4326" minx="-180(\.0)?" miny="-85\.0511\d*"/);
+  });
+
+  it('negotiates the version and answers on /ows and /wms too', async () => {
+    const c = await caps('1.2.0');
+    assert.match(c.body, /WMT_MS_Capabilities version="1.1.1"/);
+    const none = await fetch(`${mp.url}/ows?SERVICE=WMS&REQUEST=GetCapabilities`);
+    assert.match(await none.text(), /<WMS_Capabilities[^>]*version="1.3.0"/);
+    const w = await caps('1.1.1', {}, 'wms');
+    assert.equal(w.status, 200);
+    const bad = await fetch(`${mp.url}/ows?REQUEST=GetCapabilities`);
+    assert.equal(bad.status, 400);
+    assert.match(await bad.text(), /MissingParameterValue/);
+  });
+
+  it('writes URLs for the Host, X-Forwarded-Host, X-Forwarded-Proto and X-Script-Name the client came through', async () => {
+    const c = await caps('1.1.1', { 'X-Forwarded-Host': 'maps.example.org, proxy.internal', 'X-Forwarded-Proto': 'https', 'X-Script-Name': '/mapproxy' });
+    assert.match(c.body, /xlink:href="https:\/\/maps\.example\.org\/mapproxy\/service\?"/);
+    assert.doesNotMatch(c.body, /127\.0\.0\.1/);
+    const h = await caps('1.3.0', { Host: 'tiles.example.com:8080' });
+    assert.match(h.body, /http:\/\/tiles\.example\.com:8080\/service\?/);
+    const evil = await caps('1.3.0', { Host: 'x"><script>' });
+    assert.doesNotMatch(evil.body, /<script>/);
   });
 });
