@@ -21,7 +21,9 @@ import { TileSource } from '../source/tile.ts';
 import { DebugMapSource } from '../source/debug-adapter.ts';
 import { WmsSource, type WmsSourceOptions } from '../source/wms.ts';
 import { CacheMapLayer, ResolutionConditionalLayer } from '../layer/cache-layer.ts';
-import type { WmsLayer } from '../layer/wms-layer.ts';
+import type { InfoSource, LegendSource, WmsLayer } from '../layer/wms-layer.ts';
+import { WmsInfoSource } from '../source/wms-info.ts';
+import { StaticLegendSource, WmsLegendSource } from '../source/wms-legend.ts';
 import { TileLocker } from '../cache/tile-lock.ts';
 import { cacheImageOptions, resolveImageOptions, type ImageOptions } from '../image/image-options.ts';
 import { encodeWithOptions } from '../image/encode.ts';
@@ -102,6 +104,7 @@ class Builder {
   private cacheLayers = new Map<string, CacheMapLayer>();
   private lockers = new Map<string, TileLocker>();
   private limiters = new Map<string, Semaphore>();
+  private infoLegendDone = new Map<string, { info?: InfoSource; legend?: LegendSource }>();
 
   constructor(private config: LoadedConfig) {
     this.conf = config.conf as Dict;
@@ -252,8 +255,48 @@ class Builder {
     }
   }
 
-  /** A wms source; `layers` comes from a tagged reference ('name:lyr1,lyr2'). */
-  private wmsSource(name: string, src: Dict, p: string, layers?: string): Source {
+  /** Feature info and legend sources of a source or cache reference (wms_opts.featureinfo, legendgraphic, legendurl). */
+  private infoAndLegend(ref: string, p: string): { info: InfoSource[]; legend: LegendSource[] } {
+    const i = ref.indexOf(':');
+    const name = i < 0 ? ref : ref.slice(0, i);
+    if (this.conf.caches?.[name]) {
+      const out = { info: [] as InfoSource[], legend: [] as LegendSource[] };
+      const c = this.conf.caches[name] as Dict;
+      for (const [j, r] of ((c.sources ?? []) as string[]).entries()) {
+        const sub = this.infoAndLegend(r, `caches.${name}.sources[${j}]`);
+        out.info.push(...sub.info);
+        out.legend.push(...sub.legend);
+      }
+      return out;
+    }
+    const src = this.conf.sources?.[name] as Dict | undefined;
+    if (!src || src.type !== 'wms') return { info: [], legend: [] };
+    let done = this.infoLegendDone.get(ref);
+    if (!done) {
+      const sp = `sources.${name}`;
+      const w = this.wmsParts(name, src, sp, i < 0 ? undefined : ref.slice(i + 1));
+      const opts = (src.wms_opts ?? {}) as Dict;
+      done = {};
+      if (opts.featureinfo === true) {
+        done.info = new WmsInfoSource({
+          name, url: w.url, params: w.params, version: w.version, client: w.client, supportedSrs: w.supportedSrs,
+          preferredSrc: this.preferredSrc(), infoFormat: typeof opts.featureinfo_format === 'string' ? opts.featureinfo_format : undefined,
+          format: w.format, coverage: w.coverage, limiter: w.limiter,
+        });
+      }
+      const cacheBaseDir = this.abspath(this.globals.cache?.base_dir ?? './cache_data');
+      if (typeof opts.legendurl === 'string') {
+        done.legend = new StaticLegendSource({ name, url: opts.legendurl, client: w.client, configDir: this.config.configDir, cacheBaseDir });
+      } else if (opts.legendgraphic === true) {
+        done.legend = new WmsLegendSource({ name, url: w.url, params: w.params, version: w.version, client: w.client, cacheBaseDir, format: w.format, limiter: w.limiter });
+      }
+      this.infoLegendDone.set(ref, done);
+    }
+    return { info: done.info ? [done.info] : [], legend: done.legend ? [done.legend] : [] };
+  }
+
+  /** What map, feature info and legend requests of one wms source share. */
+  private wmsParts(name: string, src: Dict, p: string, layers?: string) {
     const req = (src.req ?? {}) as Dict;
     if (typeof req.url !== 'string' || !req.url) fail(`${p}.req.url`, 'a wms source needs req.url');
     const opts = (src.wms_opts ?? {}) as Dict;
@@ -270,6 +313,38 @@ class Builder {
       if (have && !want.every((l) => have.includes(l))) fail(p, `layers (${layers}) not in source (${have.join(',')})`);
       params.layers = layers;
     }
+    return {
+      url: String(req.url),
+      params,
+      version,
+      client: new HttpClient(this.httpOptions(src)),
+      format: typeof req.format === 'string' ? req.format : undefined,
+      supportedSrs: ((src.supported_srs ?? []) as string[]).map((c, i) => this.srs(c, `${p}.supported_srs[${i}]`)),
+      coverage: this.coverageExtent(src.coverage, `${p}.coverage`),
+      limiter: this.limiter(src, req, p),
+    };
+  }
+
+  /** concurrent_requests: one semaphore per upstream host and limit, shared by the sources using it. */
+  private limiter(src: Dict, req: Dict, p: string): Semaphore | undefined {
+    const limit = Number(src.concurrent_requests ?? this.globals.http?.concurrent_requests ?? 0);
+    if (!(limit > 0)) return undefined;
+    let host = '';
+    try {
+      host = new URL(String(req.url).replace(/^(\w+:\/\/)[^/@]*@/, '$1')).host;
+    } catch {
+      fail(`${p}.req.url`, `invalid URL '${req.url}'`);
+    }
+    const k = `${host}|${limit}`;
+    let l = this.limiters.get(k);
+    if (!l) this.limiters.set(k, (l = new Semaphore(limit)));
+    return l;
+  }
+
+  /** A wms source; `layers` comes from a tagged reference ('name:lyr1,lyr2'). */
+  private wmsSource(name: string, src: Dict, p: string, layers?: string): Source {
+    const req = (src.req ?? {}) as Dict;
+    const w = this.wmsParts(name, src, p, layers);
     const image = (src.image ?? {}) as Dict;
     const transparent = image.transparent != null ? image.transparent === true : String(req.transparent ?? 'false').toLowerCase() === 'true';
     let transparentColor;
@@ -278,30 +353,11 @@ class Builder {
       if (!c) fail(`${p}.image.transparent_color`, `invalid colour ${JSON.stringify(image.transparent_color)}`);
       transparentColor = c;
     }
-    const limit = Number(src.concurrent_requests ?? this.globals.http?.concurrent_requests ?? 0);
-    let limiter: Semaphore | undefined;
-    if (limit > 0) {
-      let host = '';
-      try {
-        host = new URL(String(req.url).replace(/^(\w+:\/\/)[^/@]*@/, '$1')).host;
-      } catch {
-        fail(`${p}.req.url`, `invalid URL '${req.url}'`);
-      }
-      const k = `${host}|${limit}`;
-      limiter = this.limiters.get(k) ?? new Semaphore(limit);
-      this.limiters.set(k, limiter);
-    }
     const o: WmsSourceOptions = {
       name,
-      url: String(req.url),
-      params,
-      version,
-      client: new HttpClient(this.httpOptions(src)),
-      format: typeof req.format === 'string' ? req.format : undefined,
-      supportedSrs: ((src.supported_srs ?? []) as string[]).map((c, i) => this.srs(c, `${p}.supported_srs[${i}]`)),
+      ...w,
       preferredSrc: this.preferredSrc(),
       supportedFormats: ((src.supported_formats ?? []) as string[]).map((f) => (f.includes('/') ? f : `image/${f}`)),
-      coverage: this.coverageExtent(src.coverage, `${p}.coverage`),
       resRange: this.resRange(src),
       onError: parseOnError(src.on_error, `${p}.on_error`),
       transparent,
@@ -310,7 +366,6 @@ class Builder {
       opacity: image.opacity != null ? Number(image.opacity) : undefined,
       resampling: this.resampling(image),
       forwardParams: new Set(((src.forward_req_params ?? []) as string[]).map((s) => s.toLowerCase())),
-      limiter,
     };
     return new WmsSource(o);
   }
@@ -531,20 +586,29 @@ class Builder {
         seen.add(n);
       }
       const mapLayers: Source[] = [];
+      const infoSources: InfoSource[] = [];
+      let legendSources: LegendSource[] = [];
       for (const [i, ref] of ((l.sources ?? []) as string[]).entries()) {
-        if (this.mapDisabled(ref)) continue;
         const sp = `${p}.sources[${i}]`;
+        const il = this.infoAndLegend(ref, sp);
+        infoSources.push(...il.info);
+        legendSources.push(...il.legend);
+        if (this.mapDisabled(ref)) continue;
         const name = ref.split(':')[0];
         if (this.conf.caches?.[name]) mapLayers.push(this.cacheMapLayer(name, sp));
         else mapLayers.push(this.sourceRef(ref, sp));
+      }
+      if (typeof l.legendurl === 'string') {
+        const cacheBaseDir = this.abspath(this.globals.cache?.base_dir ?? './cache_data');
+        legendSources = [new StaticLegendSource({ name: String(l.name ?? l.title), url: l.legendurl, configDir: this.config.configDir, cacheBaseDir, client: new HttpClient(this.httpOptions({})) })];
       }
       return {
         name: l.name != null ? String(l.name) : undefined,
         title: String(l.title ?? ''),
         md: (l.md ?? {}) as Dict,
         mapLayers,
-        infoSources: [],
-        legendSources: [],
+        infoSources,
+        legendSources,
         legendUrl: typeof l.legendurl === 'string' ? l.legendurl : undefined,
         resRange: this.resRange(l),
         children: ((l.layers ?? []) as Dict[]).map((c, i) => build(c, `${p}.layers[${i}]`)),

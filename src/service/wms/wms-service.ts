@@ -22,6 +22,7 @@ import { wmsCapabilities, wmsCapabilitiesMime, type WmsCapLayer } from './capabi
 import { wmsExceptionXml } from './exceptions.ts';
 import { infoMimeFor, infoTypeOf, mergeFeatureInfo, type InfoType } from './featureinfo.ts';
 import { concatLegends } from './legend.ts';
+import { legendSize } from '../../source/wms-legend.ts';
 import { parseMapParams, parseWmsRequest, type MapParams, type WmsRequest, type WmsVersion } from './request.ts';
 
 const log = getLogger('mapproxy.service.wms');
@@ -66,7 +67,7 @@ export class WmsService {
     try {
       switch (wreq.type) {
         case 'capabilities':
-          return this.capabilities(req, wreq);
+          return await this.capabilities(req, wreq);
         case 'map':
           mapParams = parseMapParams(wreq);
           return await this.map(req, wreq, mapParams);
@@ -278,12 +279,22 @@ export class WmsService {
     return new Response(bytes as BodyInit, { status: 200, headers });
   }
 
-  private capabilities(req: Request, wreq: WmsRequest): Response {
+  private async capabilities(req: Request, wreq: WmsRequest): Promise<Response> {
     const url = `${baseUrl(req)}/service?`;
     const roots = this.opts.layers;
     const root: WmsLayer = roots.length === 1
       ? roots[0]
       : { title: String(this.opts.md.title ?? ''), md: {}, mapLayers: [], infoSources: [], legendSources: [], children: roots };
+    const legendSizes = new Map<WmsLayer, [number, number]>();
+    const collect = async (l: WmsLayer): Promise<void> => {
+      if (l.name && l.legendSources.length) {
+        // MapProxy reads the legends to state their size: stacked, so widest and summed height
+        const sizes = (await Promise.all(l.legendSources.map((s) => legendSize(s)))).filter((x): x is [number, number] => !!x);
+        if (sizes.length) legendSizes.set(l, [Math.max(...sizes.map((x) => x[0])), sizes.reduce((a, x) => a + x[1], 0)]);
+      }
+      await Promise.all(l.children.map(collect));
+    };
+    await collect(root);
     const body = wmsCapabilities({
       version: wreq.version,
       serviceUrl: url,
@@ -293,12 +304,13 @@ export class WmsService {
       infoFormats: this.opts.infoTypes.map((t) => infoMimeFor(t, wreq.version)),
       legendGraphic: hasLegends(root),
       maxOutputPixels: this.opts.maxOutputPixels ? [Math.floor(Math.sqrt(this.opts.maxOutputPixels)), Math.floor(Math.sqrt(this.opts.maxOutputPixels))] : undefined,
-      root: this.capLayer(root, url),
+      root: this.capLayer(root, url, legendSizes),
     });
-    return new Response(body, { headers: { 'Content-Type': wmsCapabilitiesMime(wreq.version) } });
+    const mime = wmsCapabilitiesMime(wreq.version);
+    return new Response(body, { headers: { 'Content-Type': mime === 'text/xml' ? 'text/xml; charset=utf-8' : mime } });
   }
 
-  private capLayer(l: WmsLayer, url: string): WmsCapLayer {
+  private capLayer(l: WmsLayer, url: string, legendSizes: Map<WmsLayer, [number, number]>): WmsCapLayer {
     const ext = layerExtent(l);
     const wgs = getSrs('EPSG:4326');
     const world: MapExtent = { bbox: [-180, -90, 180, 90], srs: wgs };
@@ -327,8 +339,9 @@ export class WmsService {
       }
     }
     if (ext && !extents.has(ext.srs.code) && this.opts.srs.includes(ext.srs.code)) bboxes.push({ srs: ext.srs.code, bbox: ext.bbox });
-    const legend = l.name && (l.legendUrl || l.legendSources.length)
-      ? { url: `${url}service=WMS&request=GetLegendGraphic&version=1.1.1&format=image%2Fpng&layer=${encodeURIComponent(l.name)}`, format: 'image/png' }
+    const size = legendSizes.get(l);
+    const legend = l.name && size
+      ? { url: `${url}style=default&version=1.1.1&service=WMS&format=image%2Fpng&layer=${encodeURIComponent(l.name)}&request=GetLegendGraphic`, format: 'image/png', width: size[0], height: size[1] }
       : undefined;
     return {
       name: l.name,
@@ -341,7 +354,7 @@ export class WmsService {
       maxRes: l.resRange?.maxRes,
       legend,
       md: l.md as Record<string, any>,
-      layers: l.children.map((c) => this.capLayer(c, url)),
+      layers: l.children.map((c) => this.capLayer(c, url, legendSizes)),
     };
   }
 
@@ -356,15 +369,18 @@ export class WmsService {
     const bbox = this.requestBbox(wreq, mp.bbox, srs);
     const xKey = wreq.version === '1.3.0' ? 'i' : 'x';
     const yKey = wreq.version === '1.3.0' ? 'j' : 'y';
-    const x = Number(p.get(xKey));
-    const y = Number(p.get(yKey));
+    const x = Math.trunc(Number(p.get(xKey)));
+    const y = Math.trunc(Number(p.get(yKey)));
     if (!p.has(xKey) || !p.has(yKey)) throw new RequestError(`missing parameters ['${xKey}', '${yKey}']`, 400, 'MissingParameterValue');
-    if (!Number.isInteger(x) || !Number.isInteger(y) || x < 0 || y < 0 || x >= mp.width || y >= mp.height) {
+    const isPixel = (v: string | undefined) => v !== undefined && /^\s*\d+(\.0*)?\s*$/.test(v);
+    if (!isPixel(p.get(xKey)) || !isPixel(p.get(yKey)) || x >= mp.width || y >= mp.height) {
       throw new RequestError(`invalid point ${p.get(xKey)},${p.get(yKey)}`, 400, wreq.version === '1.3.0' ? 'InvalidPoint' : 'InvalidParameterValue');
     }
     const fmt = p.get('info_format') ?? infoMimeFor(this.opts.infoTypes[0] ?? 'text', wreq.version);
     const type = infoTypeOf(fmt);
-    if (!this.opts.infoTypes.includes(type)) throw new RequestError(`unsupported info_format: ${fmt}`, 400, 'InvalidFormat');
+    // infoTypeOf falls back to text for anything: only text/plain really is text
+    const unknown = type === 'text' && fmt.split(';')[0].trim().toLowerCase() !== 'text/plain';
+    if (unknown || !this.opts.infoTypes.includes(type)) throw new RequestError(`unsupported info_format: ${fmt}`, 400, 'InvalidFormat');
     const q: MapQuery = { bbox, size: [mp.width, mp.height], srs, format: 'png' };
     const fc = p.get('feature_count');
     const docs: { body: string; mime: string }[] = [];
