@@ -13,7 +13,8 @@ import { compositeOver } from '../image/composite.ts';
 import { looksComplete, type ImageFormat } from '../image/format.ts';
 import { applyOpacity } from '../image/encode.ts';
 import { createRaster, type Raster, type Rgba } from '../image/raster.ts';
-import { splitRaster } from '../image/stitch.ts';
+import { splitRaster, stitchTiles } from '../image/stitch.ts';
+import { transformExtent, type ResamplingMethod } from '../image/resample.ts';
 import type { Source, SourceImage } from '../source/source.ts';
 import { Semaphore } from '../util/semaphore.ts';
 import { getLogger } from '../log/logger.ts';
@@ -63,6 +64,12 @@ export interface TileManagerOptions {
   linkSingleColor?: 'symlink' | 'hardlink';
   /** Drawn into each new tile before it is encoded (watermark). */
   preStore?: (r: Raster, coord: TileCoord) => void;
+  /** upscale_tiles (negative: from N coarser levels) / downscale_tiles (positive: from N finer levels). */
+  rescaleTiles?: number;
+  /** cache_rescaled_tiles: store what rescaling produced. */
+  cacheRescaledTiles?: boolean;
+  /** resampling of rescaled tiles */
+  resampling?: ResamplingMethod;
 }
 
 /** Hit -> bytes, miss -> meta tile from sources -> split -> store -> bytes. */
@@ -111,6 +118,17 @@ export class TileManager {
 
   /** Tiles for a list of coords (null = outside the grid): null where nothing exists or the sources had nothing. */
   async getTiles(coords: readonly (TileCoord | null)[]): Promise<(Tile | null)[]> {
+    const out = await this.getTilesDirect(coords);
+    const rescale = this.opts.rescaleTiles ?? 0;
+    const first = coords.find((c): c is TileCoord => c !== null);
+    if (!rescale || !first || out.every((t, i) => t || !coords[i])) return out;
+    const stop = Math.max(0, Math.min(this.opts.grid.levels - 1, first[2] + rescale));
+    const memo = new Map<string, Tile | null>();
+    return Promise.all(out.map((t, i) => t ?? (coords[i] ? this.rescaled(coords[i]!, stop, memo) : null)));
+  }
+
+  /** Cached or created from the sources, without rescaling. */
+  private async getTilesDirect(coords: readonly (TileCoord | null)[]): Promise<(Tile | null)[]> {
     const out: (Tile | null)[] = coords.map((c) => (c ? this.loadCached(c) ?? null : null));
     const missing: TileCoord[] = [];
     for (let i = 0; i < coords.length; i++) if (coords[i] && !out[i]) missing.push(coords[i]!);
@@ -121,6 +139,39 @@ export class TileManager {
       if (c && !out[i]) out[i] = created.get(key(c)) ?? null;
     }
     return out;
+  }
+
+  /**
+   * MapProxy's _scaled_tile: a missing tile made from the next level towards
+   * `stop` (recursively, each tile tried once per request), scaled and clipped.
+   */
+  private async rescaled(coord: TileCoord, stop: number, memo: Map<string, Tile | null>): Promise<Tile | null> {
+    const k = key(coord);
+    if (memo.has(k)) return memo.get(k)!;
+    memo.set(k, null);
+    const z = coord[2];
+    if (z === stop) return null;
+    const grid = this.opts.grid;
+    const bbox = grid.tileBbox(coord);
+    let affected;
+    try {
+      affected = grid.affectedLevelTiles(bbox, stop > z ? z + 1 : z - 1);
+    } catch {
+      return null;
+    }
+    const coords = [...affected.tiles];
+    const direct = await this.getTilesDirect(coords);
+    const tiles = await Promise.all(direct.map((t, i) => t ?? (coords[i] ? this.rescaled(coords[i]!, stop, memo) : null)));
+    if (tiles.every((t) => !t)) return null;
+    const [tw, th] = grid.tileSize;
+    const rasters = await Promise.all(tiles.map((t) => (t ? toRaster({ kind: 'encoded', bytes: t.bytes, format: t.format, cacheable: true }) : null)));
+    const stitched = stitchTiles(rasters, affected.gridSize[0], affected.gridSize[1], tw, th);
+    const r = transformExtent(stitched, affected.bbox, bbox, [tw, th], this.opts.resampling ?? 'bicubic');
+    const bytes = await this.opts.encode(r);
+    const cacheable = tiles.every((t) => !t || t.cacheable);
+    const tile = this.opts.cacheRescaledTiles ? this.store(coord, bytes, cacheable) : this.tile(bytes, cacheable);
+    memo.set(k, tile);
+    return tile;
   }
 
   /** Creates the missing tiles, joining creations already running for any of them. */

@@ -420,6 +420,11 @@ class Builder {
     if (link != null && link !== false && !linkSingleColor) fail(`${p}.link_single_color_images`, `expected true, 'symlink' or 'hardlink', got '${link}'`);
     const preStore = c.watermark ? watermark(c.watermark as Dict, `${p}.watermark`, parseColor) : undefined;
     const refresh = refreshBefore(c.refresh_before, `${p}.refresh_before`, (f) => this.abspath(f));
+    const up = Number(c.upscale_tiles ?? 0);
+    const down = Number(c.downscale_tiles ?? 0);
+    if (!(up >= 0) || !Number.isInteger(up)) fail(`${p}.upscale_tiles`, 'upscale_tiles must be a positive integer');
+    if (!(down >= 0) || !Number.isInteger(down)) fail(`${p}.downscale_tiles`, 'downscale_tiles must be a positive integer');
+    if (up && down) fail(p, 'cannot use both upscale_tiles and downscale_tiles');
     const baseDir = this.abspath(c.cache_dir ?? this.globals.cache?.base_dir ?? './cache_data');
     const metaSize = g('meta_size') as [number, number];
     const metaBuffer = Number(g('meta_buffer') ?? 0);
@@ -454,6 +459,9 @@ class Builder {
           linkSingleColor,
           preStore,
           refreshBefore: refresh,
+          rescaleTiles: up ? -up : down,
+          cacheRescaledTiles: c.cache_rescaled_tiles === true,
+          resampling: this.resampling(c.image),
           bgcolor: opaqueBg ? [255, 255, 255, 255] : undefined,
           metaSize: [Number(metaSize[0]), Number(metaSize[1])],
           metaBuffer,

@@ -53,6 +53,9 @@ layers:
   - name: limited
     title: One request at a time
     sources: [limited_src]
+  - name: upscaled
+    title: Upscaled beyond level 5
+    sources: [up_cache]
 caches:
   linked_cache:
     grids: [GLOBAL_WEBMERCATOR]
@@ -97,6 +100,13 @@ caches:
     sources: [base_cache]
     meta_size: [1, 1]
     meta_buffer: 0
+  up_cache:
+    grids: [GLOBAL_WEBMERCATOR]
+    sources: [coarse_src]
+    meta_size: [1, 1]
+    meta_buffer: 0
+    upscale_tiles: 2
+    cache_rescaled_tiles: true
   nostore_cache:
     grids: [GLOBAL_WEBMERCATOR]
     sources: [upstream]
@@ -122,6 +132,11 @@ sources:
     image:
       transparent_color: '#ebebeb'
       transparent_color_tolerance: 0
+  coarse_src:
+    type: wms
+    req: {url: '${up}', layers: base}
+    # blank finer than level 5 (4891.97 m/px)
+    max_res: 4000
   limited_src:
     type: wms
     concurrent_requests: 1
@@ -274,5 +289,24 @@ describe('cache features over HTTP', () => {
     assert.equal(up.requests.length, 3);
     assert.ok(Date.now() - started >= 580, 'one request at a time');
     assert.equal(up.requests[0].params.map, '/x.map');
+  });
+
+  it('fills tiles the source cannot deliver from coarser levels (upscale_tiles) and stores them (cache_rescaled_tiles)', async () => {
+    up.requests.length = 0;
+    // level 6 tile over the red box (9E 51N): x 33, y 21
+    const t = await tile('upscaled', 6, 33, 21);
+    assert.equal(t.status, 200);
+    const r = await decodeImage(t.body);
+    let red = 0;
+    for (let y = 0; y < 256; y += 4) for (let x = 0; x < 256; x += 4) if (near(getPixel(r, x, y), RED, 40)) red++;
+    assert.ok(red > 50, `the upscaled tile shows the red box (${red})`);
+    assert.equal(up.requests.length, 1, 'one upstream request, for the level 5 tile');
+    assert.equal(up.requests[0].params.width, '256');
+    const stored = path.join(mp.dir, 'cache_data', 'up_cache_EPSG3857', '06', '000', '000', '033', '000', '000', '021.png');
+    assert.ok(fs.existsSync(stored), 'the rescaled tile is stored');
+    // level 8 is more than 2 levels below the source: nothing there
+    const deep = await tile('upscaled', 8, 10, 100);
+    assert.equal(deep.status, 200);
+    assert.equal(getPixel(await decodeImage(deep.body), 100, 100)[3], 0, 'transparent empty tile');
   });
 });
