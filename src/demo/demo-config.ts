@@ -1,6 +1,7 @@
 /**
  * The built-in demo configuration of `mapproxy serve-develop` without a config:
- * a debug source (no network) behind a file cache in a temporary directory.
+ * a debug source (no network) behind a file cache in a temporary directory,
+ * served as TMS, /tiles and WMS (GetMap in any of the listed SRS).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -11,6 +12,10 @@ export const DEMO_CONFIG = `# mapproxy-ts built-in demo: a debug source, no netw
 services:
   tms:
     use_grid_names: true
+  wms:
+    srs: ['EPSG:3857', 'EPSG:900913', 'EPSG:4326', 'EPSG:25832']
+    md:
+      title: mapproxy-ts demo WMS
   demo:
 
 layers:

@@ -4,11 +4,11 @@
 export function pyFloat(n: number): string {
   if (!Number.isFinite(n)) return n > 0 ? 'inf' : n < 0 ? '-inf' : 'nan';
   if (n === 0) return Object.is(n, -0) ? '-0.0' : '0.0';
-  const abs = Math.abs(n);
-  const exp = Math.floor(Math.log10(abs));
+  // the exponent of the shortest round-trip digits, as repr decides; log10 is off near powers of ten
+  const [mant, e] = n.toExponential().split('e');
+  const exp = Number(e);
   if (exp < -4 || exp >= 16) {
     // JS gives '1e-5' / '1.5e+21'; Python pads the exponent to two digits.
-    const [mant, e] = n.toExponential().split('e');
     const sign = e[0] === '-' ? '-' : '+';
     const digits = e.replace(/^[+-]/, '').padStart(2, '0');
     return `${mant}e${sign}${digits}`;

@@ -72,6 +72,10 @@ describe('mapproxy serve-develop', () => {
       assert.equal(x.status, 200);
       assert.equal(x.headers.get('content-type'), 'image/png');
       await x.arrayBuffer();
+      const w = await fetch(`http://127.0.0.1:${port}/service?SERVICE=WMS&REQUEST=GetMap&VERSION=1.1.1&LAYERS=osm&STYLES=&SRS=EPSG:25832&BBOX=300000,5400000,700000,5900000&WIDTH=300&HEIGHT=300&FORMAT=image/png`);
+      assert.equal(w.status, 200, 'demo WMS GetMap with reprojection');
+      assert.equal(w.headers.get('content-type'), 'image/png');
+      await w.arrayBuffer();
     } finally {
       child.kill('SIGTERM');
     }
