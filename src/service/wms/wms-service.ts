@@ -11,7 +11,7 @@ import { decodeImage } from '../../image/codec.ts';
 import { compositeOver } from '../../image/composite.ts';
 import { applyOpacity, encodeWithOptions } from '../../image/encode.ts';
 import type { ImageOptions } from '../../image/image-options.ts';
-import { createRaster, fillRect, type Raster, type Rgba } from '../../image/raster.ts';
+import { createRaster, fillRect, isOpaque as rasterIsOpaque, type Raster, type Rgba } from '../../image/raster.ts';
 import { drawText, measureText, wrapText, GLYPH_HEIGHT } from '../../image/font.ts';
 import { pasteRaster } from '../../image/resample.ts';
 import { bboxPositionInImage } from '../../source/wms.ts';
@@ -261,7 +261,8 @@ export class WmsService {
   private async encodeResponse(r: Raster, mp: MapParams, mime: string, opts: ImageOptions, cacheable: boolean, req?: Request): Promise<Response> {
     let out = r;
     const transparent = mp.transparent && mime !== 'image/jpeg';
-    if (!transparent) {
+    // an opaque map needs no background: skip the full-image composite
+    if (!transparent && !rasterIsOpaque(r)) {
       const bg = hexColor(mp.bgcolor);
       out = compositeOver(createRaster(r.width, r.height, bg), r);
     }
