@@ -5,6 +5,7 @@
  * parsed, a seeded random number generator and a bounded-concurrency map.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { blendPixel, type Raster, type Rgba } from '../src/image/raster.ts';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 
@@ -195,15 +196,25 @@ export function rng(seed: number): () => number {
 }
 
 /** Map over items with at most `limit` calls in flight; results in input order. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i], i);
+export { mapLimit } from '../src/util/semaphore.ts';
+
+/** A thick line with coverage-based anti-aliasing, like a map renderer's roads. */
+export function line(r: Raster, x0: number, y0: number, x1: number, y1: number, w: number, c: Rgba): void {
+  const minx = Math.max(0, Math.floor(Math.min(x0, x1) - w));
+  const maxx = Math.min(r.width - 1, Math.ceil(Math.max(x0, x1) + w));
+  const miny = Math.max(0, Math.floor(Math.min(y0, y1) - w));
+  const maxy = Math.min(r.height - 1, Math.ceil(Math.max(y0, y1) + w));
+  const dx = x1 - x0;
+  const dy = y1 - y0;
+  const len2 = dx * dx + dy * dy || 1;
+  for (let y = miny; y <= maxy; y++) {
+    for (let x = minx; x <= maxx; x++) {
+      const px = x + 0.5;
+      const py = y + 0.5;
+      const t = Math.max(0, Math.min(1, ((px - x0) * dx + (py - y0) * dy) / len2));
+      const dist = Math.hypot(px - (x0 + t * dx), py - (y0 + t * dy));
+      const cov = Math.max(0, Math.min(1, w / 2 - dist + 0.5));
+      if (cov > 0) blendPixel(r, x, y, [c[0], c[1], c[2], Math.round(c[3] * cov)]);
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
+  }
 }

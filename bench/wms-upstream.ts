@@ -15,6 +15,7 @@
  * Prints "listening PORT" on stdout when ready.
  */
 import { encodeImage } from '../src/image/codec.ts';
+import { line, rng } from './lib-bench.ts';
 import { blendPixel, createRaster, fillRect, type Raster, type Rgba } from '../src/image/raster.ts';
 import { drawText } from '../src/image/font.ts';
 
@@ -24,37 +25,7 @@ const args = process.argv.slice(3);
 const preload = args.filter((a) => !a.startsWith('--'));
 const style = args.includes('--style=photo') ? 'photo' : 'map';
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
-/** Anti-aliased thick line (coverage per pixel), like a renderer's roads. */
-function line(r: Raster, x0: number, y0: number, x1: number, y1: number, w: number, c: Rgba): void {
-  const minx = Math.max(0, Math.floor(Math.min(x0, x1) - w));
-  const maxx = Math.min(r.width - 1, Math.ceil(Math.max(x0, x1) + w));
-  const miny = Math.max(0, Math.floor(Math.min(y0, y1) - w));
-  const maxy = Math.min(r.height - 1, Math.ceil(Math.max(y0, y1) + w));
-  const dx = x1 - x0;
-  const dy = y1 - y0;
-  const len2 = dx * dx + dy * dy || 1;
-  for (let y = miny; y <= maxy; y++) {
-    for (let x = minx; x <= maxx; x++) {
-      const px = x + 0.5;
-      const py = y + 0.5;
-      const t = Math.max(0, Math.min(1, ((px - x0) * dx + (py - y0) * dy) / len2));
-      const dist = Math.hypot(px - (x0 + t * dx), py - (y0 + t * dy));
-      const cov = Math.max(0, Math.min(1, w / 2 - dist + 0.5));
-      if (cov > 0) blendPixel(r, x, y, [c[0], c[1], c[2], Math.round(c[3] * cov)]);
-    }
-  }
-}
 
 /** An OSM-like map image: land, water, parks, building blocks, anti-aliased roads, labels. */
 function mapImage(w: number, h: number, seed: number): Raster {

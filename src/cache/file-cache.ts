@@ -82,19 +82,10 @@ export class FileCache implements CacheBackend {
     const dest = this.tilePath(coord);
     fs.mkdirSync(path.dirname(dest), { recursive: true });
     // link under a temp name, then rename over the tile: readers never see it missing
-    const tmp = `${dest}.${process.pid}.${++tmpCounter}.tmp`;
-    try {
+    renameIntoPlace(dest, (tmp) => {
       if (mode === 'hardlink') fs.linkSync(real, tmp);
       else fs.symlinkSync(path.relative(path.dirname(dest), real), tmp);
-      fs.renameSync(tmp, dest);
-    } catch (e) {
-      try {
-        fs.unlinkSync(tmp);
-      } catch {
-        /* the temp link may not exist */
-      }
-      throw e;
-    }
+    });
   }
 
   isCached(coord: TileCoord): boolean {
@@ -121,9 +112,14 @@ function isSymlink(p: string): boolean {
 /** Write to a temp file beside dest, then rename: readers see the old file or the whole new one. */
 function writeAtomic(dest: string, bytes: Uint8Array): void {
   fs.mkdirSync(path.dirname(dest), { recursive: true });
+  renameIntoPlace(dest, (tmp) => fs.writeFileSync(tmp, bytes));
+}
+
+/** Creates dest under a temp name with `make`, then renames it over dest; the temp file never stays behind. */
+function renameIntoPlace(dest: string, make: (tmp: string) => void): void {
   const tmp = `${dest}.${process.pid}.${++tmpCounter}.tmp`;
   try {
-    fs.writeFileSync(tmp, bytes);
+    make(tmp);
     fs.renameSync(tmp, dest);
   } catch (e) {
     try {

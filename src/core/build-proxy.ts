@@ -172,18 +172,8 @@ class Builder {
   }
 
   private coverageBbox(cov: Dict | undefined, p: string, target: TileGrid): Bbox | undefined {
-    if (!cov) return undefined;
-    if (!cov.bbox) {
-      this.unsupported.push(`${p}: only bbox coverages are supported yet; the coverage is ignored`);
-      return undefined;
-    }
-    let bbox = cov.bbox as Bbox | string;
-    if (typeof bbox === 'string') bbox = bbox.split(',').map(Number) as Bbox;
-    if (!Array.isArray(bbox) || bbox.length !== 4 || bbox.some((v) => !Number.isFinite(v))) fail(`${p}.bbox`, 'expected four numbers');
-    const srsCode = cov.srs ?? cov.bbox_srs;
-    if (!srsCode) fail(p, "a bbox coverage needs 'srs'");
-    const from = getSrs(srsCode);
-    return from.transformBbox(bbox as Bbox, target.srs);
+    const ext = this.coverageExtent(cov, p);
+    return ext ? ext.srs.transformBbox(ext.bbox, target.srs) : undefined;
   }
 
   private buildSource(name: string): Source {
