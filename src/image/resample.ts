@@ -92,12 +92,281 @@ export function transformExtent(
   }
 
   const out = createRaster(dw, dh, fill);
-  const sample = spanSampler(src, out, method);
-  const sx0 = offX + 0.5 * scaleX;
-  for (let y = 0; y < dh; y++) {
-    sample(y * dw, dw, sx0, offY + (y + 0.5) * scaleY, scaleX, 0);
+  const k = method === 'nearest' ? 1 : method === 'bilinear' ? 2 : method === 'bicubic' ? 4 : 0;
+  if (k === 0) throw new RangeError(`unknown resampling method '${method as string}'`);
+  if (!(Number.isFinite(scaleX) && Number.isFinite(scaleY) && Number.isFinite(offX) && Number.isFinite(offY))) return out;
+  if (!(scaleX > 0 && scaleY > 0)) return out;
+  const xt = axisTaps(dw, offX, scaleX, src.width, k);
+  const yt = axisTaps(dh, offY, scaleY, src.height, k);
+  if (xt.first >= xt.end || yt.first >= yt.end) return out;
+  const d = pixels32(out);
+  if (k === 1) {
+    const s = pixels32(src);
+    const xi = xt.idx;
+    for (let y = yt.first; y < yt.end; y++) nearestRow(s, d, yt.idx[y] * src.width, y * dw, xi, xt.first, xt.end);
+    return out;
   }
+  // Separable: a horizontal pass per needed source row into a ring of k rows,
+  // then a vertical pass per destination row. Opaque sources run in integer
+  // fixed point; the first tapped pixel that is not opaque switches to the
+  // premultiplied float path, which redoes the whole image.
+  if (!separableOpaque(src, d, dw, xt, yt, k)) separablePremultiplied(src, d, dw, xt, yt, k);
   return out;
+}
+
+/**
+ * Per-axis sampling table of an extent transform: for destination index i in
+ * [first, end) (the samples whose centre lies inside the source) the k clamped
+ * source indices idx[i*k..] and their weights, as doubles (wf) and as
+ * WEIGHT_BITS fixed point summing exactly to 1 (wi).
+ */
+interface AxisTaps { first: number; end: number; idx: Int32Array; wf: Float64Array; wi: Int32Array }
+
+const WEIGHT_BITS = 14;
+const WEIGHT_ONE = 1 << WEIGHT_BITS;
+// Horizontal sums are kept with 7 fraction bits: 255 * 1.25 * 2^7 times a
+// 2^14 vertical weight sum of at most 1.25 stays inside int32.
+const MID_SHIFT = WEIGHT_BITS - 7;
+const OUT_SHIFT = WEIGHT_BITS + 7;
+
+function axisTaps(n: number, off: number, scale: number, size: number, k: number): AxisTaps {
+  const idx = new Int32Array(n * k);
+  const wf = new Float64Array(n * k);
+  const wi = new Int32Array(n * k);
+  const max = size - 1;
+  let first = n;
+  let end = 0;
+  for (let i = 0; i < n; i++) {
+    const c = off + (i + 0.5) * scale;
+    if (!(c >= 0 && c < size)) continue;
+    if (i < first) first = i;
+    end = i + 1;
+    const j = i * k;
+    if (k === 1) {
+      const f = Math.floor(c);
+      idx[j] = f > max ? max : f;
+      wf[j] = 1;
+      wi[j] = WEIGHT_ONE;
+      continue;
+    }
+    // Taps sit at pixel centres, hence the half pixel; beyond the edge they repeat the edge pixel.
+    const p = c - 0.5;
+    const f = Math.floor(p);
+    const t = p - f;
+    if (k === 2) {
+      idx[j] = clampIndex(f, max);
+      idx[j + 1] = clampIndex(f + 1, max);
+      wf[j] = 1 - t;
+      wf[j + 1] = t;
+    } else {
+      for (let m = 0; m < 4; m++) idx[j + m] = clampIndex(f - 1 + m, max);
+      wf[j] = ((-0.5 * t + 1) * t - 0.5) * t;
+      wf[j + 1] = (1.5 * t - 2.5) * t * t + 1;
+      wf[j + 2] = ((-1.5 * t + 2) * t + 0.5) * t;
+      wf[j + 3] = (0.5 * t - 0.5) * t * t;
+    }
+    // Fixed-point weights that sum to exactly one, so flat areas stay flat.
+    let sum = 0;
+    let big = j;
+    for (let m = j; m < j + k; m++) {
+      wi[m] = Math.round(wf[m] * WEIGHT_ONE);
+      sum += wi[m];
+      if (wf[m] > wf[big]) big = m;
+    }
+    wi[big] += WEIGHT_ONE - sum;
+  }
+  return { first, end: first < end ? end : first, idx, wf, wi };
+}
+
+/** A plain Uint8Array view of the pixel bytes (JSC reads those faster than clamped arrays). */
+function bytes(r: Raster): Uint8Array {
+  return new Uint8Array(r.data.buffer, r.data.byteOffset, r.width * r.height * 4);
+}
+
+function nearestRow(s: Uint32Array, d: Uint32Array, row: number, di: number, xi: Int32Array, x0: number, x1: number): void {
+  for (let x = x0; x < x1; x++) d[di + x] = s[row + xi[x]];
+}
+
+/** Integer separable pass assuming opaque taps; false (and a partly written `d`) as soon as a tapped pixel is not. */
+function separableOpaque(src: Raster, d: Uint32Array, dw: number, xt: AxisTaps, yt: AxisTaps, k: number): boolean {
+  const s32 = pixels32(src);
+  // Bilinear: 7-bit weight of the second tap per column.
+  const xh = new Int32Array(k === 2 ? dw : 0);
+  for (let i = 0; i < xh.length; i++) xh[i] = Math.round(xt.wf[i * 2 + 1] * 128);
+  const ring = new Int32Array(k * dw * 4);
+  const slotRow = new Int32Array(k).fill(-1);
+  const x0 = xt.first;
+  const x1 = xt.end;
+  const yi = yt.idx;
+  const yw = yt.wi;
+  for (let y = yt.first; y < yt.end; y++) {
+    const j = y * k;
+    for (let m = 0; m < k; m++) {
+      const row = yi[j + m];
+      const slot = row % k;
+      if (slotRow[slot] === row) continue;
+      slotRow[slot] = row;
+      const ok = k === 4
+        ? hRowOpaque4(s32, row * src.width, xt.idx, xt.wi, x0, x1, ring, slot * dw * 4)
+        : hRowOpaque2(s32, row * src.width, xt.idx, xh, x0, x1, ring, slot * dw * 2);
+      if (!ok) return false;
+    }
+    if (k === 4) {
+      vRowOpaque4(d, y * dw, ring, (yi[j] % 4) * dw * 4, (yi[j + 1] % 4) * dw * 4, (yi[j + 2] % 4) * dw * 4,
+        (yi[j + 3] % 4) * dw * 4, yw[j], yw[j + 1], yw[j + 2], yw[j + 3], x0, x1);
+    } else {
+      vRowOpaque2(d, y * dw, ring, (yi[j] % 2) * dw * 2, (yi[j + 1] % 2) * dw * 2, Math.round(yt.wf[j + 1] * 128), x0, x1);
+    }
+  }
+  return true;
+}
+
+function hRowOpaque4(
+  s: Uint32Array, rb: number, xb: Int32Array, xw: Int32Array, x0: number, x1: number, t: Int32Array, tb: number,
+): boolean {
+  const half = 1 << (MID_SHIFT - 1);
+  let opaque = -1;
+  for (let x = x0; x < x1; x++) {
+    const j = x * 4;
+    const p0 = s[rb + xb[j]];
+    const p1 = s[rb + xb[j + 1]];
+    const p2 = s[rb + xb[j + 2]];
+    const p3 = s[rb + xb[j + 3]];
+    const w0 = xw[j];
+    const w1 = xw[j + 1];
+    const w2 = xw[j + 2];
+    const w3 = xw[j + 3];
+    opaque &= p0 & p1 & p2 & p3;
+    t[tb + j] = (Math.imul(w0, ((p0 >>> SR) & 255)) + Math.imul(w1, ((p1 >>> SR) & 255)) + Math.imul(w2, ((p2 >>> SR) & 255)) + Math.imul(w3, ((p3 >>> SR) & 255)) + half) >> MID_SHIFT;
+    t[tb + j + 1] = (Math.imul(w0, ((p0 >>> SG) & 255)) + Math.imul(w1, ((p1 >>> SG) & 255)) + Math.imul(w2, ((p2 >>> SG) & 255)) + Math.imul(w3, ((p3 >>> SG) & 255)) + half) >> MID_SHIFT;
+    t[tb + j + 2] = (Math.imul(w0, ((p0 >>> SB) & 255)) + Math.imul(w1, ((p1 >>> SB) & 255)) + Math.imul(w2, ((p2 >>> SB) & 255)) + Math.imul(w3, ((p3 >>> SB) & 255)) + half) >> MID_SHIFT;
+  }
+  return ((opaque >>> SA) & 255) === 255;
+}
+
+/**
+ * Bilinear horizontal pass on opaque pixels: two channels per int32 multiply
+ * with 7-bit weights (as the span sampler's opaque path), stored packed.
+ */
+function hRowOpaque2(
+  s: Uint32Array, rb: number, xi: Int32Array, xh: Int32Array, x0: number, x1: number, t: Int32Array, tb: number,
+): boolean {
+  let opaque = -1;
+  for (let x = x0; x < x1; x++) {
+    const j = x * 2;
+    const p0 = s[rb + xi[j]];
+    const p1 = s[rb + xi[j + 1]];
+    const h = xh[x];
+    const g = 128 - h;
+    opaque &= p0 & p1;
+    t[tb + j] = (((p0 & 0xff00ff) * g + (p1 & 0xff00ff) * h + 0x400040) >>> 7) & 0xff00ff;
+    t[tb + j + 1] = ((((p0 >>> 8) & 0xff00ff) * g + ((p1 >>> 8) & 0xff00ff) * h + 0x400040) >>> 7) & 0xff00ff;
+  }
+  return ((opaque >>> SA) & 255) === 255;
+}
+
+function vRowOpaque4(
+  d: Uint32Array, di: number, t: Int32Array, o0: number, o1: number, o2: number, o3: number,
+  w0: number, w1: number, w2: number, w3: number, x0: number, x1: number,
+): void {
+  const half = 1 << (OUT_SHIFT - 1);
+  for (let x = x0; x < x1; x++) {
+    const j = x * 4;
+    let r = (Math.imul(w0, t[o0 + j]) + Math.imul(w1, t[o1 + j]) + Math.imul(w2, t[o2 + j]) + Math.imul(w3, t[o3 + j]) + half) >> OUT_SHIFT;
+    let g = (Math.imul(w0, t[o0 + j + 1]) + Math.imul(w1, t[o1 + j + 1]) + Math.imul(w2, t[o2 + j + 1]) + Math.imul(w3, t[o3 + j + 1]) + half) >> OUT_SHIFT;
+    let b = (Math.imul(w0, t[o0 + j + 2]) + Math.imul(w1, t[o1 + j + 2]) + Math.imul(w2, t[o2 + j + 2]) + Math.imul(w3, t[o3 + j + 2]) + half) >> OUT_SHIFT;
+    // The negative lobes overshoot; clamp each channel.
+    r = r < 0 ? 0 : r > 255 ? 255 : r;
+    g = g < 0 ? 0 : g > 255 ? 255 : g;
+    b = b < 0 ? 0 : b > 255 ? 255 : b;
+    d[di + x] = ((r << SR) | (g << SG) | (b << SB) | (255 << SA)) >>> 0;
+  }
+}
+
+function vRowOpaque2(
+  d: Uint32Array, di: number, t: Int32Array, o0: number, o1: number, h: number, x0: number, x1: number,
+): void {
+  const g = 128 - h;
+  for (let x = x0; x < x1; x++) {
+    const j = x * 2;
+    const rb = ((t[o0 + j] * g + t[o1 + j] * h + 0x400040) >>> 7) & 0xff00ff;
+    const ga = ((t[o0 + j + 1] * g + t[o1 + j + 1] * h + 0x400040) >>> 7) & 0xff00ff;
+    d[di + x] = (rb | (ga << 8)) >>> 0;
+  }
+}
+
+/**
+ * Float separable pass on alpha-weighted (premultiplied) values, so transparent
+ * (often black) pixels do not bleed into the colour of their neighbours.
+ */
+function separablePremultiplied(src: Raster, d: Uint32Array, dw: number, xt: AxisTaps, yt: AxisTaps, k: number): void {
+  const s = bytes(src);
+  const rowBytes = src.width * 4;
+  const xb = xt.idx;
+  const xw = xt.wf;
+  const ring = new Float32Array(k * dw * 4);
+  const slotRow = new Int32Array(k).fill(-1);
+  const x0 = xt.first;
+  const x1 = xt.end;
+  const yi = yt.idx;
+  const yw = yt.wf;
+  for (let y = yt.first; y < yt.end; y++) {
+    const j = y * k;
+    for (let m = 0; m < k; m++) {
+      const row = yi[j + m];
+      const slot = row % k;
+      if (slotRow[slot] === row) continue;
+      slotRow[slot] = row;
+      hRowPremultiplied(s, row * rowBytes, xb, xw, k, x0, x1, ring, slot * dw * 4);
+    }
+    const di = y * dw;
+    for (let x = x0; x < x1; x++) {
+      let a = 0;
+      let r = 0;
+      let g = 0;
+      let b = 0;
+      for (let m = 0; m < k; m++) {
+        const w = yw[j + m];
+        const o = ((yi[j + m] % k) * dw + x) * 4;
+        r += w * ring[o];
+        g += w * ring[o + 1];
+        b += w * ring[o + 2];
+        a += w * ring[o + 3];
+      }
+      if (a < 0.5) {
+        d[di + x] = 0;
+        continue;
+      }
+      const inv = 1 / a;
+      d[di + x] = ((toByte(r * inv) << SR) | (toByte(g * inv) << SG) | (toByte(b * inv) << SB) | (toByte(a) << SA)) >>> 0;
+    }
+  }
+}
+
+function hRowPremultiplied(
+  s: Uint8Array, rb: number, xi: Int32Array, xw: Float64Array, k: number, x0: number, x1: number,
+  t: Float32Array, tb: number,
+): void {
+  for (let x = x0; x < x1; x++) {
+    let a = 0;
+    let r = 0;
+    let g = 0;
+    let b = 0;
+    const j = x * k;
+    for (let m = 0; m < k; m++) {
+      const p = rb + xi[j + m] * 4;
+      const v = xw[j + m] * s[p + 3];
+      a += v;
+      r += v * s[p];
+      g += v * s[p + 1];
+      b += v * s[p + 2];
+    }
+    const o = tb + x * 4;
+    t[o] = r;
+    t[o + 1] = g;
+    t[o + 2] = b;
+    t[o + 3] = a;
+  }
 }
 
 function checkBbox(b: Bbox): void {
