@@ -10,7 +10,7 @@
 
 import { rasterToBmp } from './bmp.ts';
 import { sniffImageFormat } from './format.ts';
-import { decodePng } from './png-decode.ts';
+import { decodePng, decodePngDirect, pngColorType } from './png-decode.ts';
 import { encodePng } from './png-encode.ts';
 import type { Raster } from './raster.ts';
 import { defaultCodecBackend, nativeTranscoder, type CodecBackend } from '../runtime/runtime.ts';
@@ -41,6 +41,15 @@ export function setCodecBackend(backend: CodecBackend | undefined): void {
   forcedBackend = backend;
 }
 
+let directPngDecode = true;
+/** PNG colour types decodeImage reads directly on the native backend: grey (0) and paletted (3). */
+const DIRECT_COLOR_TYPES: ReadonlySet<number> = new Set([0, 3]);
+
+/** Turns the direct (zlib) PNG decoder of the native backend on or off (tests, benchmarks). */
+export function setDirectPngDecode(on: boolean): void {
+  directPngDecode = on;
+}
+
 /** The backend encodeImage/decodeImage will use now. */
 export function codecBackend(): CodecBackend {
   return forcedBackend ?? defaultCodecBackend();
@@ -69,6 +78,20 @@ export async function decodeImage(bytes: Uint8Array): Promise<Raster> {
   const format = sniffImageFormat(bytes);
   const native = codecBackend() === 'native' ? nativeTranscoder() : undefined;
   if (native) {
+    if (format === 'png' && directPngDecode && DIRECT_COLOR_TYPES.has(pngColorType(bytes) ?? -1)) {
+      // Cached tiles are mostly paletted PNGs: zlib's native inflate plus one
+      // table lookup a pixel takes half the wall time of the Bun.Image round
+      // trip (decode, re-encode, parse) and no worker-thread time. RGB(A)
+      // stays with Bun.Image: unfiltering 200-260 KB in JS costs ~1 ms a
+      // tile, twice the native route (bench/codecs.ts). Anything the direct
+      // reader declines or fails on goes the Bun.Image way, errors included.
+      try {
+        const r = decodePngDirect(bytes);
+        if (r) return r;
+      } catch {
+        // fall through to Bun.Image
+      }
+    }
     // A level-0 PNG is the cheapest lossless way out of Bun.Image; our reader
     // copies its stored blocks without inflating.
     const png = await native.transcode(bytes, { format: 'png', compressionLevel: 0 });

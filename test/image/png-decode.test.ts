@@ -1,0 +1,327 @@
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { deflateSync } from 'node:zlib';
+import { decodeImage, encodeImage, setCodecBackend, setDirectPngDecode } from '../../src/image/codec.ts';
+import { encodeIndexedPng } from '../../src/image/encode.ts';
+import { encodePng } from '../../src/image/png-encode.ts';
+import { decodePng, decodePngDirect } from '../../src/image/png-decode.ts';
+import type { Raster } from '../../src/image/raster.ts';
+import { nativeTranscoder } from '../../src/runtime/runtime.ts';
+
+// PNGs of every colour type and bit depth, with every row filter, written
+// here (not by the code under test), then decoded by the direct reader and
+// by the Bun.Image route; the two must agree byte for byte.
+
+const CRC_TABLE = (() => {
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  return t;
+})();
+
+function crc32(b: Uint8Array): number {
+  let c = 0xffffffff;
+  for (let i = 0; i < b.length; i++) c = CRC_TABLE[(c ^ b[i]) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+function writePng(chunks: [string, Uint8Array][]): Uint8Array {
+  let size = 8;
+  for (const [, d] of chunks) size += 12 + d.length;
+  const out = new Uint8Array(size);
+  const v = new DataView(out.buffer);
+  out.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  let p = 8;
+  for (const [type, d] of chunks) {
+    v.setUint32(p, d.length);
+    for (let i = 0; i < 4; i++) out[p + 4 + i] = type.charCodeAt(i);
+    out.set(d, p + 8);
+    v.setUint32(p + 8 + d.length, crc32(out.subarray(p + 4, p + 8 + d.length)));
+    p += 12 + d.length;
+  }
+  return out;
+}
+
+/** A tiny deterministic PRNG, so failures reproduce. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s >>> 24;
+  };
+}
+
+const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+
+interface Spec {
+  colorType: number;
+  bitDepth: number;
+  width: number;
+  height: number;
+  /** Filter per row: a number, or 'cycle' for row y using y % 5. */
+  filter?: number | 'cycle';
+  trns?: boolean;
+  paletteSize?: number;
+  /** Split the zlib stream over this many IDAT chunks. */
+  idats?: number;
+  extra?: [string, Uint8Array][];
+  interlace?: number;
+  level?: number;
+  seed?: number;
+  /** Leave 8-bit palette indices unreduced, so they can exceed the palette. */
+  wildIndices?: boolean;
+}
+
+function makePng(spec: Spec): Uint8Array {
+  const { colorType, bitDepth, width, height } = spec;
+  const rand = rng(spec.seed ?? width * 131 + height * 7 + colorType * 17 + bitDepth);
+  const bpp = Math.max(1, (CHANNELS[colorType] * bitDepth) >> 3);
+  const stride = (width * CHANNELS[colorType] * bitDepth + 7) >> 3;
+  const nPal = spec.paletteSize ?? Math.min(1 << bitDepth, 200);
+  // Unfiltered scanlines: smooth-ish data with some noise so every filter does something.
+  const lines = new Uint8Array(stride * height);
+  for (let y = 0; y < height; y++) {
+    for (let i = 0; i < stride; i++) {
+      let v = (i * 3 + y * 5 + (rand() & 7)) & 0xff;
+      if (rand() < 40) v = rand();
+      lines[y * stride + i] = v;
+    }
+  }
+  if (colorType === 3 && bitDepth === 8 && !spec.wildIndices) for (let i = 0; i < lines.length; i++) lines[i] %= nPal;
+  if (colorType === 3 && bitDepth < 8 && nPal < 1 << bitDepth) {
+    // Keep packed indices below the palette size.
+    const mask = (1 << bitDepth) - 1;
+    for (let i = 0; i < lines.length; i++) {
+      let b = 0;
+      for (let k = 0; k < 8; k += bitDepth) b |= (((lines[i] >> k) & mask) % nPal) << k;
+      lines[i] = b;
+    }
+  }
+  const filtered = new Uint8Array((stride + 1) * height);
+  for (let y = 0; y < height; y++) {
+    const f = spec.filter === 'cycle' || spec.filter === undefined ? y % 5 : spec.filter;
+    filtered[y * (stride + 1)] = f;
+    for (let i = 0; i < stride; i++) {
+      const x = lines[y * stride + i];
+      const a = i >= bpp ? lines[y * stride + i - bpp] : 0;
+      const b = y > 0 ? lines[(y - 1) * stride + i] : 0;
+      const c = i >= bpp && y > 0 ? lines[(y - 1) * stride + i - bpp] : 0;
+      let pred = 0;
+      if (f === 1) pred = a;
+      else if (f === 2) pred = b;
+      else if (f === 3) pred = (a + b) >> 1;
+      else if (f === 4) {
+        const pa = Math.abs(b - c), pb = Math.abs(a - c), pc = Math.abs(a + b - 2 * c);
+        pred = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+      }
+      filtered[y * (stride + 1) + 1 + i] = (x - pred) & 0xff;
+    }
+  }
+  const z = deflateSync(filtered, { level: spec.level ?? 6 });
+  const ihdr = new Uint8Array(13);
+  const hv = new DataView(ihdr.buffer);
+  hv.setUint32(0, width);
+  hv.setUint32(4, height);
+  ihdr[8] = bitDepth;
+  ihdr[9] = colorType;
+  ihdr[12] = spec.interlace ?? 0;
+  const chunks: [string, Uint8Array][] = [['IHDR', ihdr], ...(spec.extra ?? [])];
+  if (colorType === 3) {
+    const plte = new Uint8Array(nPal * 3);
+    for (let i = 0; i < plte.length; i++) plte[i] = rand();
+    chunks.push(['PLTE', plte]);
+    if (spec.trns) {
+      const t = new Uint8Array(Math.max(1, nPal >> 1));
+      for (let i = 0; i < t.length; i++) t[i] = i === 0 ? 0 : rand();
+      chunks.push(['tRNS', t]);
+    }
+  } else if (spec.trns && colorType === 0) {
+    // A grey value that occurs: the first sample of the image.
+    const first = bitDepth === 8 ? lines[0] : lines[0] >> (8 - bitDepth);
+    chunks.push(['tRNS', Uint8Array.from([0, first])]);
+  } else if (spec.trns && colorType === 2) {
+    chunks.push(['tRNS', Uint8Array.from([0, lines[0], 0, lines[1], 0, lines[2]])]);
+  }
+  const n = spec.idats ?? 1;
+  const step = Math.ceil(z.length / n);
+  for (let i = 0; i < z.length; i += step) chunks.push(['IDAT', z.subarray(i, i + step)]);
+  chunks.push(['IEND', new Uint8Array(0)]);
+  return writePng(chunks);
+}
+
+function label(s: Spec): string {
+  return `type ${s.colorType} depth ${s.bitDepth} ${s.width}x${s.height} filter ${s.filter ?? 'cycle'}${s.trns ? ' tRNS' : ''}${s.idats ? ` ${s.idats} IDATs` : ''}`;
+}
+
+const SPECS: Spec[] = [];
+for (const width of [1, 3, 5, 7, 13, 33, 256]) {
+  const height = width === 256 ? 256 : 11;
+  for (const [colorType, depths] of [[0, [1, 2, 4, 8]], [2, [8]], [3, [1, 2, 4, 8]], [4, [8]], [6, [8]]] as const) {
+    for (const bitDepth of depths) {
+      for (const trns of colorType === 0 || colorType === 2 || colorType === 3 ? [false, true] : [false]) {
+        SPECS.push({ colorType, bitDepth, width, height, trns });
+      }
+    }
+  }
+}
+for (const colorType of [0, 2, 3, 4, 6]) {
+  for (const filter of [0, 1, 2, 3, 4]) SPECS.push({ colorType, bitDepth: 8, width: 9, height: 6, filter });
+}
+SPECS.push({ colorType: 6, bitDepth: 8, width: 37, height: 21, idats: 7 });
+SPECS.push({ colorType: 3, bitDepth: 8, width: 37, height: 21, idats: 5, trns: true, paletteSize: 256 });
+SPECS.push({ colorType: 3, bitDepth: 4, width: 37, height: 21, paletteSize: 5 });
+SPECS.push({ colorType: 2, bitDepth: 8, width: 37, height: 21, level: 0, idats: 3 });
+SPECS.push({ colorType: 6, bitDepth: 8, width: 37, height: 21, level: 0 });
+// Colour-management chunks that Bun.Image leaves alone, as we do.
+SPECS.push({
+  colorType: 2, bitDepth: 8, width: 7, height: 5,
+  extra: [['gAMA', Uint8Array.from([0, 1, 0x86, 0xa0])], ['sBIT', Uint8Array.from([5, 6, 5])], ['cHRM', new Uint8Array(32).fill(1)]],
+});
+SPECS.push({ colorType: 3, bitDepth: 4, width: 7, height: 5, extra: [['gAMA', Uint8Array.from([0, 0, 0xb1, 0x8f])]] });
+
+/** Bytes Bun.Image itself wrote (adaptive filters) and our encoders' output. */
+async function encodedSamples(): Promise<[string, Uint8Array][]> {
+  const w = 61, h = 29;
+  const rand = rng(7);
+  const opaque: Raster = { width: w, height: h, data: new Uint8ClampedArray(w * h * 4) };
+  const alpha: Raster = { width: w, height: h, data: new Uint8ClampedArray(w * h * 4) };
+  for (let i = 0; i < w * h * 4; i++) {
+    const v = ((i >> 2) % w) * 4 + (rand() & 15);
+    opaque.data[i] = (i & 3) === 3 ? 255 : v;
+    alpha.data[i] = (i & 3) === 3 ? rand() : v;
+  }
+  const indices = new Uint8Array(w * h);
+  for (let i = 0; i < indices.length; i++) indices[i] = (i % w >> 2) % 12;
+  const palette = new Uint8Array(12 * 4);
+  for (let i = 0; i < palette.length; i++) palette[i] = rand() | ((i & 3) === 3 && i > 8 ? 255 : 0);
+  const out: [string, Uint8Array][] = [
+    ['png-encode RGB', encodePng(opaque)],
+    ['png-encode RGBA', encodePng(alpha)],
+    ['encodeIndexedPng 4-bit', encodeIndexedPng({ width: w, height: h, indices, palette, exact: true })],
+    ['encodeIndexedPng 2-bit', encodeIndexedPng({ width: w, height: h, indices: indices.map((x) => x & 3), palette: palette.subarray(0, 16), exact: true })],
+  ];
+  const native = nativeTranscoder();
+  if (native) {
+    out.push(['Bun.Image RGB', await native.transcode(encodePng(opaque), { format: 'png', compressionLevel: 6 })]);
+    out.push(['Bun.Image RGBA', await native.transcode(encodePng(alpha), { format: 'png', compressionLevel: 6 })]);
+  }
+  return out;
+}
+
+const native = nativeTranscoder();
+
+after(() => {
+  setCodecBackend(undefined);
+  setDirectPngDecode(true);
+});
+
+/** The reference: the Bun.Image route where there is one, else our full reader. */
+async function reference(png: Uint8Array): Promise<Raster> {
+  if (!native) return decodePng(png);
+  setCodecBackend('native');
+  setDirectPngDecode(false);
+  try {
+    return await decodeImage(png);
+  } finally {
+    setDirectPngDecode(true);
+    setCodecBackend(undefined);
+  }
+}
+
+function assertSame(got: Raster | undefined, want: Raster, what: string): void {
+  assert.ok(got, `${what}: direct decoder declined`);
+  assert.equal(got.width, want.width, what);
+  assert.equal(got.height, want.height, what);
+  assert.equal(got.data.length, want.data.length, what);
+  for (let i = 0; i < want.data.length; i++) {
+    if (got.data[i] !== want.data[i]) {
+      const px = i >> 2;
+      assert.fail(`${what}: pixel (${px % want.width}, ${Math.floor(px / want.width)}) channel ${i & 3}: ${got.data[i]} != ${want.data[i]}`);
+    }
+  }
+}
+
+describe(`direct PNG decoder matches the ${native ? 'Bun.Image' : 'full'} route`, () => {
+  it('on every colour type, bit depth, filter and odd width', async () => {
+    for (const spec of SPECS) {
+      const png = makePng(spec);
+      const want = await reference(png);
+      assertSame(decodePngDirect(png), want, label(spec));
+      // And the full reader (the level-0 bridge's second half) on the same compressed bytes.
+      assertSame(await decodePng(png), want, `decodePng ${label(spec)}`);
+    }
+  });
+
+  it('on PNGs written by our encoders and by Bun.Image', async () => {
+    for (const [what, png] of await encodedSamples()) {
+      assertSame(decodePngDirect(png), await reference(png), what);
+    }
+  });
+
+  it('is what decodeImage uses on the native backend', { skip: !native }, async () => {
+    setCodecBackend('native');
+    for (const spec of SPECS.slice(0, 40)) {
+      const png = makePng(spec);
+      assertSame(await decodeImage(png), await reference(png), label(spec));
+    }
+  });
+});
+
+describe('direct PNG decoder declines what it does not cover', () => {
+  const cases: [string, Spec][] = [
+    ['16-bit RGBA', { colorType: 6, bitDepth: 16, width: 5, height: 4 }],
+    ['16-bit grey', { colorType: 0, bitDepth: 16, width: 5, height: 4 }],
+    ['16-bit RGB', { colorType: 2, bitDepth: 16, width: 5, height: 4 }],
+    ['interlaced', { colorType: 6, bitDepth: 8, width: 5, height: 4, interlace: 1 }],
+    ['palette index out of range', { colorType: 3, bitDepth: 8, width: 64, height: 4, paletteSize: 3, wildIndices: true }],
+  ];
+  for (const [what, spec] of cases) {
+    it(what, async () => {
+      const png = makePng(spec);
+      assert.equal(decodePngDirect(png), undefined);
+    });
+  }
+
+  it('and decodeImage still reads 16-bit PNGs through Bun.Image', { skip: !native }, async () => {
+    setCodecBackend('native');
+    const png = makePng({ colorType: 6, bitDepth: 16, width: 5, height: 4 });
+    const r = await decodeImage(png);
+    assert.equal(r.width, 5);
+    assertSame(r, await decodePng(png), '16-bit RGBA');
+  });
+
+  it('and decodeImage falls back to Bun.Image on a truncated stream', { skip: !native }, async () => {
+    setCodecBackend('native');
+    const png = makePng({ colorType: 3, bitDepth: 8, width: 64, height: 64, trns: true });
+    const i = findChunk(png, 'IDAT');
+    const len = new DataView(png.buffer).getUint32(i);
+    // Keep the chunk framing valid, cut the zlib stream in half.
+    const cut = writePng([
+      ['IHDR', png.subarray(16, 29)],
+      ['PLTE', chunkData(png, 'PLTE')],
+      ['IDAT', png.subarray(i + 8, i + 8 + (len >> 1))],
+      ['IEND', new Uint8Array(0)],
+    ]);
+    await assert.rejects(() => reference(cut));
+    await assert.rejects(() => decodeImage(cut));
+  });
+});
+
+function findChunk(png: Uint8Array, type: string): number {
+  const v = new DataView(png.buffer, png.byteOffset, png.byteLength);
+  let p = 8;
+  while (p < png.length) {
+    if (String.fromCharCode(...png.subarray(p + 4, p + 8)) === type) return p;
+    p += 12 + v.getUint32(p);
+  }
+  throw new Error(`no ${type}`);
+}
+
+function chunkData(png: Uint8Array, type: string): Uint8Array {
+  const i = findChunk(png, type);
+  return png.subarray(i + 8, i + 8 + new DataView(png.buffer, png.byteOffset).getUint32(i));
+}
+
