@@ -5,11 +5,13 @@
  */
 import { RequestError } from '../../errors.ts';
 import type { Bbox } from '../../srs/types.ts';
+import { negotiateWmsVersion, WMS_VERSIONS, type WmsVersion } from './exceptions.ts';
 
-export type WmsVersion = '1.0.0' | '1.1.0' | '1.1.1' | '1.3.0';
+export type { WmsVersion } from './exceptions.ts';
 export type WmsRequestType = 'map' | 'featureinfo' | 'capabilities' | 'legendgraphic';
 
-export const ALL_VERSIONS: WmsVersion[] = ['1.0.0', '1.1.0', '1.1.1', '1.3.0'];
+/** Every WMS version we answer, oldest first. */
+export const ALL_VERSIONS: readonly WmsVersion[] = WMS_VERSIONS;
 
 /** Request parameters with lower-cased names; repeated names keep all values. */
 export class WmsParams {
@@ -50,26 +52,6 @@ export interface WmsRequest {
   params: WmsParams;
 }
 
-function versionParts(v: string): number[] | undefined {
-  const m = /^(\d+)\.(\d+)\.(\d+)$/.exec(v.trim());
-  return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : undefined;
-}
-
-function cmp(a: number[], b: number[]): number {
-  for (let i = 0; i < 3; i++) if (a[i] !== b[i]) return a[i] - b[i];
-  return 0;
-}
-
-/** WMS version negotiation: the highest supported version not above the requested one (lowest if below all). */
-export function negotiateVersion(requested: string | undefined, supported: readonly WmsVersion[]): WmsVersion {
-  const sorted = [...supported].sort((a, b) => cmp(versionParts(a)!, versionParts(b)!));
-  const want = requested ? versionParts(requested) : undefined;
-  if (!want) return sorted[sorted.length - 1];
-  if (cmp(want, versionParts(sorted[0])!) < 0) return sorted[0];
-  for (let i = sorted.length - 1; i >= 0; i--) if (cmp(want, versionParts(sorted[i])!) >= 0) return sorted[i];
-  return sorted[0];
-}
-
 /** Reads REQUEST and VERSION/WMTVER as MapProxy's wms_request does. */
 export function parseWmsRequest(search: URLSearchParams, versions: readonly WmsVersion[] = ALL_VERSIONS): WmsRequest {
   const params = new WmsParams(search);
@@ -79,7 +61,7 @@ export function parseWmsRequest(search: URLSearchParams, versions: readonly WmsV
   else if (raw === 'getfeatureinfo' || raw === 'feature_info') type = 'featureinfo';
   else if (raw === 'getcapabilities' || raw === 'capabilities') type = 'capabilities';
   else if (raw === 'getlegendgraphic') type = 'legendgraphic';
-  const version = negotiateVersion(params.get('version') ?? params.get('wmtver'), versions);
+  const version = negotiateWmsVersion(params.get('version') ?? params.get('wmtver'), versions);
   return { type, version, params };
 }
 
