@@ -8,7 +8,7 @@
 import { RequestError, SourceError } from '../errors.ts';
 import type { TileGrid, TileCoord } from '../grid/tile-grid.ts';
 import { MetaGrid, type MetaTile } from '../grid/meta-grid.ts';
-import { decodeImage, sniffImageFormat } from '../image/codec.ts';
+import { decodeImage, encodeImage, sniffImageFormat } from '../image/codec.ts';
 import { compositeOver } from '../image/composite.ts';
 import { looksComplete, type ImageFormat } from '../image/format.ts';
 import { applyOpacity } from '../image/encode.ts';
@@ -363,7 +363,6 @@ export class TileManager {
   emptyTile(): Promise<Tile> {
     this.blankTile ??= (async () => {
       const [w, h] = this.opts.grid.tileSize;
-      const { encodeImage } = await import('../image/codec.ts');
       const bytes = await encodeImage(createRaster(w, h), { format: 'png' });
       return { bytes, format: 'png', mtime: Date.now() / 1000, cacheable: true };
     })();

@@ -9,7 +9,7 @@ import type { LoadedConfig } from '../config/loader.ts';
 import { globalsWithDefaults, tileLockDir } from '../config/defaults.ts';
 import { buildGrids } from '../grid/grid-config.ts';
 import type { TileGrid } from '../grid/tile-grid.ts';
-import { getSrs, type Srs } from '../srs/srs.ts';
+import { getSrs, type PreferredSrc, type Srs } from '../srs/srs.ts';
 import type { Bbox } from '../srs/types.ts';
 import { FileCache } from '../cache/file-cache.ts';
 import { DIRECTORY_LAYOUTS, type DirectoryLayout } from '../cache/file-layout.ts';
@@ -104,6 +104,7 @@ class Builder {
   private cacheLayers = new Map<string, CacheMapLayer>();
   private lockers = new Map<string, TileLocker>();
   private limiters = new Map<string, Semaphore>();
+  private preferred: PreferredSrc | undefined;
   private infoLegendDone = new Map<string, { info?: InfoSource; legend?: LegendSource }>();
 
   constructor(private config: LoadedConfig) {
@@ -213,13 +214,21 @@ class Builder {
     return m;
   }
 
-  private preferredSrc(): Map<string, Srs[]> {
+  /** globals.srs.preferred_src_proj, parsed once for every source and cache layer. */
+  private preferredSrc(): PreferredSrc {
+    if (this.preferred) return this.preferred;
     const out = new Map<string, Srs[]>();
     const conf = (this.globals.srs?.preferred_src_proj ?? {}) as Dict;
     for (const [target, list] of Object.entries(conf)) {
-      out.set(getSrs(target).canonical, (list as string[]).map((c) => getSrs(c)));
+      const p = `globals.srs.preferred_src_proj.${target}`;
+      out.set(this.srs(target, p).canonical, (list as string[]).map((c, i) => this.srs(c, `${p}[${i}]`)));
     }
-    return out;
+    return (this.preferred = out);
+  }
+
+  /** globals.cache.base_dir as an absolute path (legends live below it). */
+  private cacheBaseDir(): string {
+    return this.abspath(this.globals.cache?.base_dir ?? './cache_data');
   }
 
   private coverageExtent(cov: Dict | undefined, p: string): MapExtent | undefined {
@@ -274,7 +283,7 @@ class Builder {
           format: w.format, coverage: w.coverage, limiter: w.limiter,
         });
       }
-      const cacheBaseDir = this.abspath(this.globals.cache?.base_dir ?? './cache_data');
+      const cacheBaseDir = this.cacheBaseDir();
       if (typeof opts.legendurl === 'string') {
         done.legend = new StaticLegendSource({ name, url: opts.legendurl, client: w.client, configDir: this.config.configDir, cacheBaseDir });
       } else if (opts.legendgraphic === true) {
@@ -415,7 +424,7 @@ class Builder {
     if (!(up >= 0) || !Number.isInteger(up)) fail(`${p}.upscale_tiles`, 'upscale_tiles must be a positive integer');
     if (!(down >= 0) || !Number.isInteger(down)) fail(`${p}.downscale_tiles`, 'downscale_tiles must be a positive integer');
     if (up && down) fail(p, 'cannot use both upscale_tiles and downscale_tiles');
-    const baseDir = this.abspath(c.cache_dir ?? this.globals.cache?.base_dir ?? './cache_data');
+    const baseDir = c.cache_dir ? this.abspath(c.cache_dir) : this.cacheBaseDir();
     const metaSize = g('meta_size') as [number, number];
     const metaBuffer = Number(g('meta_buffer') ?? 0);
     const sourceRefs = ((c.sources ?? []) as string[]).filter((ref) => !this.mapDisabled(ref));
@@ -597,7 +606,7 @@ class Builder {
         else mapLayers.push(this.sourceRef(ref, sp));
       }
       if (typeof l.legendurl === 'string') {
-        const cacheBaseDir = this.abspath(this.globals.cache?.base_dir ?? './cache_data');
+        const cacheBaseDir = this.cacheBaseDir();
         legendSources = [new StaticLegendSource({ name: String(l.name ?? l.title), url: l.legendurl, configDir: this.config.configDir, cacheBaseDir, client: new HttpClient(this.httpOptions({})) })];
       }
       return {

@@ -12,7 +12,7 @@ import { createRaster, type Raster } from '../image/raster.ts';
 import { pasteRaster, transformExtent, type ResamplingMethod } from '../image/resample.ts';
 import { stitchTiles } from '../image/stitch.ts';
 import { reprojectRaster } from '../image/transform.ts';
-import { isSameSrs, type Srs } from '../srs/srs.ts';
+import { isSameSrs, preferredSource, type PreferredSrc, type Srs } from '../srs/srs.ts';
 import type { Bbox } from '../srs/types.ts';
 import { bboxPositionInImage } from '../source/wms.ts';
 import type { MapExtent, MapQuery, ResRange, Source, SourceImage } from '../source/source.ts';
@@ -31,7 +31,7 @@ export interface CacheLayerOptions {
   opacity?: number;
   transparent?: boolean;
   resRange?: ResRange;
-  preferredSrc?: Map<string, Srs[]>;
+  preferredSrc?: PreferredSrc;
 }
 
 /** Answers map queries from cached tiles. */
@@ -43,6 +43,7 @@ export class CacheMapLayer implements Source {
   readonly transparent?: boolean;
   readonly resRange?: ResRange;
   readonly extent: MapExtent;
+  private extents = new Map<string, Bbox | undefined>();
 
   constructor(readonly opts: CacheLayerOptions) {
     if (!opts.managers.length) throw new Error(`cache layer '${opts.name}' has no grids`);
@@ -56,26 +57,12 @@ export class CacheMapLayer implements Source {
 
   /** The tile manager whose grid serves requests in `srs` (MapProxy's SRSConditional choice). */
   managerFor(srs: Srs): TileManager {
-    const ms = this.opts.managers;
-    const same = ms.find((m) => isSameSrs(m.grid.srs, srs));
-    if (same) return same;
-    for (const pref of this.opts.preferredSrc?.get(srs.canonical) ?? []) {
-      const hit = ms.find((m) => isSameSrs(m.grid.srs, pref));
-      if (hit) return hit;
-    }
-    return ms.find((m) => m.grid.srs.isLatLong === srs.isLatLong) ?? ms[0];
+    return preferredSource(srs, this.opts.managers, (m) => m.grid.srs, this.opts.preferredSrc)!;
   }
 
   async getMap(q: MapQuery): Promise<SourceImage> {
     const tm = this.managerFor(q.srs);
-    let ext = this.extent.bbox;
-    if (!isSameSrs(this.extent.srs, q.srs)) {
-      try {
-        ext = this.extent.srs.transformBbox(this.extent.bbox, q.srs);
-      } catch {
-        ext = q.bbox;
-      }
-    }
+    const ext = this.extentIn(q.srs) ?? q.bbox;
     if (!(ext[0] < q.bbox[2] && ext[2] > q.bbox[0] && ext[1] < q.bbox[3] && ext[3] > q.bbox[1])) return { kind: 'blank', cacheable: true };
     if (ext[0] > q.bbox[0] || ext[1] > q.bbox[1] || ext[2] < q.bbox[2] || ext[3] < q.bbox[3]) {
       // only the part inside the extent: no tiles are fetched for empty margins
@@ -91,6 +78,21 @@ export class CacheMapLayer implements Source {
     if (direct) return direct;
     const img = await this.image(tm, q);
     return img ? { kind: 'raster', raster: img.raster, cacheable: img.cacheable } : { kind: 'blank', cacheable: true };
+  }
+
+  /** The extent in `srs`, transformed once per SRS (it is asked on every request); undefined if it cannot be. */
+  private extentIn(srs: Srs): Bbox | undefined {
+    if (isSameSrs(this.extent.srs, srs)) return this.extent.bbox;
+    if (!this.extents.has(srs.code)) {
+      let b: Bbox | undefined;
+      try {
+        b = this.extent.srs.transformBbox(this.extent.bbox, srs);
+      } catch {
+        b = undefined;
+      }
+      this.extents.set(srs.code, b);
+    }
+    return this.extents.get(srs.code);
   }
 
   /** A query that is exactly one tile of the grid: its bytes, undecoded. */

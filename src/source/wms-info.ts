@@ -5,40 +5,22 @@
  * where the source's coverage does not reach.
  */
 import { SourceError } from '../errors.ts';
-import { getSrs, isSameSrs, type Srs } from '../srs/srs.ts';
+import { getSrs, isSameSrs, preferredSource, type Srs } from '../srs/srs.ts';
+import type { WmsRequestOptions } from './wms.ts';
 import type { Bbox, Point } from '../srs/types.ts';
 import { mimeFromFormat } from '../image/format.ts';
 import { pixelToMap, transformInfoQuery, type InfoQueryGeometry } from '../service/wms/featureinfo.ts';
 import type { InfoQuery, InfoSource } from '../layer/wms-layer.ts';
 import { pyFloat } from '../util/py-format.ts';
-import type { Semaphore } from '../util/semaphore.ts';
 import { getLogger } from '../log/logger.ts';
-import type { HttpClient } from './http-client.ts';
 import type { MapExtent } from './source.ts';
 
 const log = getLogger('mapproxy.source.wms');
 
 /** Options of a feature info source, from the same `wms` source config as its map source. */
-export interface WmsInfoSourceOptions {
-  name: string;
-  /** The source's req.url: may carry query parameters and user:pass@. */
-  url: string;
-  /** `req` minus url: layers (also sent as query_layers), styles and any extra parameter, as written. */
-  params: Record<string, string>;
-  /** wms_opts.version. */
-  version: '1.0.0' | '1.1.0' | '1.1.1' | '1.3.0';
-  client: HttpClient;
-  /** supported_srs in preference order; empty = any (or req.srs when that is given, as MapProxy). */
-  supportedSrs: Srs[];
-  /** preferred_src_proj: target canonical code -> sources to try first. */
-  preferredSrc?: Map<string, Srs[]>;
+export interface WmsInfoSourceOptions extends WmsRequestOptions {
   /** wms_opts.featureinfo_format: sent as INFO_FORMAT whatever the client asked, and the answer's mime. */
   infoFormat?: string;
-  /** req.format / request_format; otherwise the query's format or image/png. */
-  format?: string;
-  coverage?: MapExtent;
-  /** concurrent_requests, shared with the map source of the same host. */
-  limiter?: Semaphore;
 }
 
 // Keys this source writes itself; a same-named req entry must not be sent twice.
@@ -123,15 +105,7 @@ export class WmsInfoSource implements InfoSource {
 
   /** MapProxy's choice: the query SRS if supported, else preferred_src_proj, else same kind, else the first. */
   bestSrs(target: Srs): Srs | undefined {
-    const sup = this.supported;
-    if (!sup.length) return undefined;
-    const same = sup.find((s) => isSameSrs(s, target));
-    if (same) return same;
-    for (const pref of this.opts.preferredSrc?.get(target.canonical) ?? []) {
-      const hit = sup.find((s) => isSameSrs(s, pref));
-      if (hit) return hit;
-    }
-    return sup.find((s) => s.isLatLong === target.isLatLong) ?? sup[0];
+    return preferredSource(target, this.supported, (s) => s, this.opts.preferredSrc);
   }
 
   private requestGeometry(q: InfoQuery): InfoQueryGeometry {

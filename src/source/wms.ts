@@ -6,7 +6,7 @@
  */
 import { SourceError } from '../errors.ts';
 import type { Bbox } from '../srs/types.ts';
-import { isSameSrs, type Srs } from '../srs/srs.ts';
+import { isSameSrs, preferredSource, type PreferredSrc, type Srs } from '../srs/srs.ts';
 import { decodeImage } from '../image/codec.ts';
 import { looksComplete, mimeFromFormat, sniffImageFormat } from '../image/format.ts';
 import { createRaster, type Raster } from '../image/raster.ts';
@@ -22,24 +22,31 @@ import { getLogger } from '../log/logger.ts';
 
 const log = getLogger('mapproxy.source.wms');
 
-/** Options of a wms source after config parsing. */
-export interface WmsSourceOptions {
+/** What map, feature info and legend requests to one `wms` source config share. */
+export interface WmsRequestOptions {
   name: string;
-  /** GetMap URL as configured: may carry query parameters and user:pass@. */
+  /** req.url as configured: may carry query parameters and user:pass@. */
   url: string;
   /** `req` minus url: layers, styles, transparent and any extra parameter, as written. */
   params: Record<string, string>;
+  /** wms_opts.version */
   version: '1.0.0' | '1.1.0' | '1.1.1' | '1.3.0';
   client: HttpClient;
   /** Mime type to request (req.format / request_format); undefined = the query's format. */
   format?: string;
-  /** SRS the server accepts, in preference order; empty = any. */
+  /** supported_srs in preference order; empty = any. */
   supportedSrs: Srs[];
-  /** preferred_src_proj: target canonical code -> sources to try first. */
-  preferredSrc?: Map<string, Srs[]>;
+  /** preferred_src_proj */
+  preferredSrc?: PreferredSrc;
+  coverage?: MapExtent;
+  /** concurrent_requests, shared by all sources with the same host and limit. */
+  limiter?: Semaphore;
+}
+
+/** Options of a wms source after config parsing. */
+export interface WmsSourceOptions extends WmsRequestOptions {
   /** supported_formats as mime types; empty = any. */
   supportedFormats: string[];
-  coverage?: MapExtent;
   resRange?: ResRange;
   onError?: OnError;
   transparent: boolean;
@@ -49,8 +56,6 @@ export interface WmsSourceOptions {
   resampling: ResamplingMethod;
   /** forward_req_params: dimension names passed to the server. */
   forwardParams?: Set<string>;
-  /** concurrent_requests, shared by all sources with the same host and limit. */
-  limiter?: Semaphore;
 }
 
 /** A cascaded WMS. */
@@ -132,15 +137,7 @@ export class WmsSource implements Source {
 
   /** MapProxy's choice: the request SRS if supported, else preferred_src_proj, else same kind (geographic/projected), else the first. */
   bestSrs(target: Srs): Srs | undefined {
-    const sup = this.opts.supportedSrs;
-    if (!sup.length) return undefined;
-    const same = sup.find((s) => isSameSrs(s, target));
-    if (same) return same;
-    for (const pref of this.opts.preferredSrc?.get(target.canonical) ?? []) {
-      const hit = sup.find((s) => isSameSrs(s, pref));
-      if (hit) return hit;
-    }
-    return sup.find((s) => s.isLatLong === target.isLatLong) ?? sup[0];
+    return preferredSource(target, this.opts.supportedSrs, (s) => s, this.opts.preferredSrc);
   }
 
   private async fetchMap(q: MapQuery): Promise<SourceImage> {

@@ -189,3 +189,22 @@ export function defaultBbox(srs: Srs): Bbox | undefined {
   if (srs.canonical === 'EPSG:3857') return [-MERCATOR_MAX, -MERCATOR_MAX, MERCATOR_MAX, MERCATOR_MAX];
   return undefined;
 }
+
+/** preferred_src_proj: target canonical code -> SRS to try first for it. */
+export type PreferredSrc = ReadonlyMap<string, readonly Srs[]>;
+
+/**
+ * MapProxy's PreferredSrcSRS.preferred_src: of the items (by their SRS) the one
+ * in the target SRS, else the first preferred for the target, else the first
+ * of the same kind (geographic/projected), else the first; undefined if none.
+ */
+export function preferredSource<T>(target: Srs, items: readonly T[], srsOf: (item: T) => Srs, preferred?: PreferredSrc): T | undefined {
+  if (!items.length) return undefined;
+  const same = items.find((i) => isSameSrs(srsOf(i), target));
+  if (same) return same;
+  for (const pref of preferred?.get(target.canonical) ?? []) {
+    const hit = items.find((i) => isSameSrs(srsOf(i), pref));
+    if (hit) return hit;
+  }
+  return items.find((i) => srsOf(i).isLatLong === target.isLatLong) ?? items[0];
+}

@@ -186,7 +186,7 @@ export class WmsService {
       if (isOpaque(l, query)) sources = [];
       sources.push(...renderSources(l, query));
     }
-    const { raster, cacheable } = await this.render(sources, query, mp);
+    const { raster, cacheable } = await this.render(sources, query);
     let out = raster;
     if (offset) {
       out = createRaster(full.size[0], full.size[1]);
@@ -221,7 +221,7 @@ export class WmsService {
   }
 
   /** Renders sources and merges them bottom to top; on_source_errors decides what a failure does. */
-  private async render(sources: Source[], q: MapQuery, mp: MapParams): Promise<{ raster: Raster; cacheable: boolean }> {
+  private async render(sources: Source[], q: MapQuery): Promise<{ raster: Raster; cacheable: boolean }> {
     const results = await Promise.allSettled(sources.map((s) => s.getMap(q)));
     const errors: string[] = [];
     let out: Raster | undefined;
@@ -252,9 +252,8 @@ export class WmsService {
     if (errors.length) {
       const msg = createRaster(q.size[0], q.size[1]);
       drawMessage(msg, errors.join('\n'), [0, 0, 0, 255]);
-      return { raster: compositeOver(result === out ? result : result, msg), cacheable: false };
+      return { raster: compositeOver(result, msg), cacheable: false };
     }
-    void mp;
     return { raster: result, cacheable };
   }
 
