@@ -22,6 +22,8 @@ export interface CacheBackend {
   isCached(coord: TileCoord): boolean;
   /** Remove one tile (missing is fine). */
   remove(coord: TileCoord): void;
+  /** The same cache below a sub-directory (one per dimension value combination); optional. */
+  below?(relDir: string): CacheBackend;
 }
 
 let tmpCounter = 0;
@@ -90,6 +92,13 @@ export class FileCache implements CacheBackend {
 
   isCached(coord: TileCoord): boolean {
     return fs.existsSync(this.tilePath(coord));
+  }
+
+  below(relDir: string): FileCache {
+    const dir = path.resolve(this.dir, relDir);
+    // dimensionsPath() never yields '..', but a backend must not trust its caller with the file system
+    if (!dir.startsWith(path.resolve(this.dir) + path.sep)) throw new Error(`cache sub-directory '${relDir}' leaves ${this.dir}`);
+    return new FileCache(dir, this.ext, this.layout);
   }
 
   remove(coord: TileCoord): void {

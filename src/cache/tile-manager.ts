@@ -20,6 +20,7 @@ import { Semaphore } from '../util/semaphore.ts';
 import { getLogger } from '../log/logger.ts';
 import type { CacheBackend } from './file-cache.ts';
 import { LockTimeoutError, lockFilename, type TileLocker } from './tile-lock.ts';
+import { dimensionsPath } from '../layer/dimensions.ts';
 
 const log = getLogger('mapproxy.cache.tile');
 
@@ -70,6 +71,8 @@ export interface TileManagerOptions {
   cacheRescaledTiles?: boolean;
   /** resampling of rescaled tiles */
   resampling?: ResamplingMethod;
+  /** Dimension values (lower-case names) this manager's tiles are for: asked from the sources, stored apart. */
+  dimensions?: Record<string, string>;
 }
 
 /** Hit -> bytes, miss -> meta tile from sources -> split -> store -> bytes. */
@@ -78,6 +81,7 @@ export class TileManager {
   private inflight = new Map<string, Promise<Map<string, Tile>>>();
   readonly metaGrid: MetaGrid | undefined;
   private blankTile: Promise<Tile> | undefined;
+  private byDimensions = new Map<string, TileManager>();
 
   constructor(readonly opts: TileManagerOptions) {
     const ms = opts.metaSize ?? [1, 1];
@@ -89,6 +93,24 @@ export class TileManager {
 
   get grid(): TileGrid {
     return this.opts.grid;
+  }
+
+  /**
+   * The manager of the same cache for one combination of dimension values:
+   * its tiles live in the cache's sub-directory for those values (MapProxy's
+   * layout), its locks are its own and its source queries carry the values.
+   */
+  forDimensions(dims: Record<string, string>): TileManager {
+    const rel = dimensionsPath(dims);
+    if (!rel) return this;
+    let tm = this.byDimensions.get(rel);
+    if (!tm) {
+      const backend = this.opts.backend.below?.(rel);
+      if (!backend && !this.opts.disableStorage) throw new Error(`cache '${this.opts.cacheName}' cannot store dimension values`);
+      tm = new TileManager({ ...this.opts, backend: backend ?? this.opts.backend, identifier: `${this.opts.identifier}/${rel}`, dimensions: dims });
+      this.byDimensions.set(rel, tm);
+    }
+    return tm;
   }
 
   /** The cached tile without creating it (undefined when missing or due for refresh). */
@@ -323,7 +345,7 @@ export class TileManager {
 
   private querySources(bbox: [number, number, number, number], size: [number, number]): Promise<SourceImage[]> {
     const { grid, sources } = this.opts;
-    const query = { bbox, size, srs: grid.srs, format: this.opts.requestFormat ?? this.opts.format };
+    const query = { bbox, size, srs: grid.srs, format: this.opts.requestFormat ?? this.opts.format, dimensions: this.opts.dimensions };
     return Promise.all(sources.map((s) => s.getMap(query)));
   }
 

@@ -38,8 +38,11 @@ import type { InfoType } from '../service/wms/featureinfo.ts';
 import { UnsupportedSource } from '../source/unsupported.ts';
 import { scaleToRes, type MapExtent, type ResRange, type Source } from '../source/source.ts';
 import { unknownTemplateVars } from '../source/tile-url.ts';
-import { TileLayerIndex, type TileLayer } from '../layer/tile-layer.ts';
+import { TileLayerIndex, tileLayerExtent, type TileLayer } from '../layer/tile-layer.ts';
+import { parseDimensions, type Dimension } from '../layer/dimensions.ts';
 import { TmsService } from '../service/tms/tms-service.ts';
+import { DEFAULT_INFO_TEMPLATE, DEFAULT_TEMPLATE, WmtsService } from '../service/wmts/wmts-service.ts';
+import { INFO_REQUIRED, TILE_REQUIRED, WmtsUrlTemplate } from '../service/wmts/url-template.ts';
 import { getLogger } from '../log/logger.ts';
 
 const log = getLogger('mapproxy.config');
@@ -55,7 +58,7 @@ export interface Proxy {
   /** cache name -> grid name -> tile manager */
   caches: Map<string, Map<string, TileManager>>;
   tileLayers: TileLayer[];
-  services: { tms?: TmsService; wms?: WmsService; demo: boolean };
+  services: { tms?: TmsService; wms?: WmsService; wmts?: WmtsService; demo: boolean };
   /** cache name -> the cache as a map layer (for WMS and caches used as sources) */
   cacheLayers: Map<string, CacheMapLayer>;
   /** the WMS layer tree */
@@ -66,7 +69,7 @@ export interface Proxy {
   unsupported: string[];
 }
 
-const SUPPORTED_SERVICES = new Set(['tms', 'wms']);
+const SUPPORTED_SERVICES = new Set(['tms', 'wms', 'wmts']);
 
 /** Build the graph; a ConfigError names file, line and key path. */
 export function buildProxy(config: LoadedConfig): Proxy {
@@ -558,13 +561,30 @@ class Builder {
       if (caches.length > 1) return [];
     }
     const out: TileLayer[] = [];
+    let dimensions: Map<string, Dimension> | undefined;
+    if (l.dimensions) {
+      try {
+        dimensions = parseDimensions(l.dimensions as Dict);
+      } catch (e) {
+        fail(`${p}.dimensions`, (e as Error).message);
+      }
+    }
+    // info-only wms sources (map: false) of the layer answer WMTS GetFeatureInfo next to the caches' own
+    const fiOnly = ((l.sources ?? []) as string[]).filter((ref) => this.mapDisabled(ref));
+    const legendUrls = { rest: strOr(l.wmts_rest_legendurl, l.legendurl), kvp: strOr(l.wmts_kvp_legendurl, l.legendurl) };
     for (const cacheName of caches) {
       const managers = this.caches.get(cacheName);
       if (!managers) fail(`${p}.tile_sources`, `unknown cache '${cacheName}'`);
       const c = this.conf.caches[cacheName] as Dict;
       const mime = c.format ?? 'image/png';
+      const info = [cacheName, ...fiOnly].flatMap((ref, i) => this.infoAndLegend(ref, i ? `${p}.sources` : `caches.${cacheName}`));
       for (const [gname, tm] of managers) {
         out.push({
+          dimensions,
+          infoSources: info.flatMap((x) => x.info),
+          extent: tileLayerExtent(tm),
+          legendUrls: legendUrls.rest || legendUrls.kvp ? legendUrls : undefined,
+          hasWmsLegend: info.some((x) => x.legend.length > 0),
           name: String(l.name),
           title: String(l.title ?? ''),
           cacheName,
@@ -700,8 +720,50 @@ class Builder {
         corsOrigin: this.corsOrigin(),
       });
     }
+    if ('wmts' in services) out.wmts = this.wmtsService((services.wmts ?? {}) as Dict, tileLayers, out.wms !== undefined);
     return out;
   }
+
+  private wmtsService(conf: Dict, tileLayers: TileLayer[], wms: boolean): WmtsService {
+    const p = 'services.wmts';
+    const md = { ...((this.conf.services?.wms?.md ?? {}) as Dict), ...((conf.md ?? {}) as Dict) };
+    // MapProxy enables neither when only one is set to false; a missing switch means on here
+    const kvp = conf.kvp !== false;
+    const restful = conf.restful !== false;
+    if (!kvp && !restful) this.unsupported.push(`${p}: kvp and restful are both false, WMTS is not served`);
+    const infoFormats = new Map<string, string>();
+    for (const f of (conf.featureinfo_formats ?? []) as Dict[]) {
+      const mime = String(f.mimetype);
+      infoFormats.set(f.suffix != null ? String(f.suffix) : mime.split('/')[1]?.split(/[;+]/)[0] ?? mime, mime);
+    }
+    const template = conf.restful_template != null ? String(conf.restful_template) : DEFAULT_TEMPLATE;
+    const infoTemplate = conf.restful_featureinfo_template != null ? String(conf.restful_featureinfo_template) : DEFAULT_INFO_TEMPLATE;
+    for (const [key, t, req] of [['restful_template', template, TILE_REQUIRED], ['restful_featureinfo_template', infoTemplate, INFO_REQUIRED]] as const) {
+      try {
+        new WmtsUrlTemplate(t, req);
+      } catch (e) {
+        fail(`${p}.${key}`, (e as Error).message);
+      }
+    }
+    return new WmtsService({
+      tileLayers,
+      md,
+      kvp,
+      restful,
+      restfulTemplate: template,
+      restfulInfoTemplate: infoTemplate,
+      infoFormats,
+      maxTileAge: Math.round(Number(this.globals.tiles?.expires_hours ?? 72) * 3600),
+      corsOrigin: this.corsOrigin(),
+      wmsLegends: wms,
+    });
+  }
+}
+
+/** The first of the values that is a non-empty string. */
+function strOr(...vals: unknown[]): string | undefined {
+  for (const v of vals) if (typeof v === 'string' && v) return v;
+  return undefined;
 }
 
 /** format: mixed: PNG where the tile has transparent pixels, JPEG elsewhere (as MapProxy decides per tile). */

@@ -61,7 +61,8 @@ export class CacheMapLayer implements Source {
   }
 
   async getMap(q: MapQuery): Promise<SourceImage> {
-    const tm = this.managerFor(q.srs);
+    // a cache used as a source passes the dimension values on to its own tiles
+    const tm = q.dimensions ? this.managerFor(q.srs).forDimensions(q.dimensions) : this.managerFor(q.srs);
     const ext = this.extentIn(q.srs) ?? q.bbox;
     if (!(ext[0] < q.bbox[2] && ext[2] > q.bbox[0] && ext[1] < q.bbox[3] && ext[3] > q.bbox[1])) return { kind: 'blank', cacheable: true };
     if (ext[0] > q.bbox[0] || ext[1] > q.bbox[1] || ext[2] < q.bbox[2] || ext[3] < q.bbox[3]) {

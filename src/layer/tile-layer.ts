@@ -2,6 +2,9 @@
 import type { TileManager } from '../cache/tile-manager.ts';
 import type { TileGrid } from '../grid/tile-grid.ts';
 import type { ImageFormat } from '../image/format.ts';
+import type { MapExtent } from '../source/source.ts';
+import { mergeExtents, type InfoSource } from './wms-layer.ts';
+import { checkedDimensions, type Dimensions } from './dimensions.ts';
 
 /** A layer as TMS, /tiles, WMTS and KML see it. */
 export interface TileLayer {
@@ -18,6 +21,30 @@ export interface TileLayer {
   /** Mime type advertised in capabilities. */
   formatMime: string;
   tileManager: TileManager;
+  /** Layer dimensions (TIME, ELEVATION, dim_*); tiles are cached per value combination. */
+  dimensions?: Dimensions;
+  /** Feature info sources (WMTS GetFeatureInfo). */
+  infoSources: InfoSource[];
+  /** Where the layer has data: its sources' extents merged, else the grid bbox. */
+  extent: MapExtent;
+  /** Static legend URLs from the layer config (legendurl, wmts_rest_legendurl, wmts_kvp_legendurl). */
+  legendUrls?: { rest?: string; kvp?: string };
+  /** The WMS layer of the same name can draw a legend (GetLegendGraphic). */
+  hasWmsLegend?: boolean;
+}
+
+/** The tile manager that serves a request's dimension values (defaults where absent); throws RequestError for a value not allowed. */
+export function tileManagerFor(layer: TileLayer, requested: ReadonlyMap<string, string> = new Map()): TileManager {
+  if (!layer.dimensions?.size) return layer.tileManager;
+  return layer.tileManager.forDimensions(checkedDimensions(layer.dimensions, requested));
+}
+
+/** MapProxy's tile layer extent: the union of the sources' extents when all have one, else the grid's bbox. */
+export function tileLayerExtent(tm: TileManager): MapExtent {
+  const g = tm.grid;
+  const exts = tm.opts.sources.map((s) => s.extent);
+  if (!exts.length || exts.some((e) => !e)) return { bbox: [g.bbox[0], g.bbox[1], g.bbox[2], g.bbox[3]], srs: g.srs };
+  return mergeExtents(exts as MapExtent[]);
 }
 
 /** MapProxy's URL segment for a grid without use_grid_names: the SRS code without ':' ('EPSG900913'). */

@@ -106,6 +106,11 @@ export function layerExtent(layer: WmsLayer): MapExtent | undefined {
     }
   }
   if (whole || !extents.length) return undefined;
+  return mergeExtents(extents);
+}
+
+/** Union of extents: as it is for one, else in EPSG:4326 (as MapProxy adds MapExtents). */
+export function mergeExtents(extents: readonly MapExtent[]): MapExtent {
   if (extents.length === 1) return extents[0];
   const wgs = WGS84();
   let u: Bbox | undefined;

@@ -14,17 +14,22 @@ export type FetchHandler = (req: Request) => Response | Promise<Response>;
 export function createHandler(proxy: Proxy): FetchHandler {
   const app = createApp(proxy);
   const tms = proxy.services.tms;
+  const wmts = proxy.services.wmts?.restful ? proxy.services.wmts : undefined;
   const cors = proxy.corsOrigin;
-  if (!tms) return (req) => app.fetch(req);
+  if (!tms && !wmts) return (req) => app.fetch(req);
   return async (req) => {
     const url = req.url;
     const start = url.indexOf('/', url.indexOf('//') + 2);
     const q = url.indexOf('?', start);
     const pathname = start < 0 ? '/' : url.slice(start, q < 0 ? undefined : q);
-    if ((req.method === 'GET' || req.method === 'HEAD') && (pathname.startsWith('/tiles/') || pathname === '/tms' || pathname.startsWith('/tms/'))) {
-      const resp = await tms.handle(req, pathname, q < 0 ? '' : url.slice(q + 1));
-      if (cors && resp.status !== 200) resp.headers.set('Access-Control-Allow-Origin', cors);
-      return resp;
+    if (req.method === 'GET' || req.method === 'HEAD') {
+      let resp: Response | undefined;
+      if (tms && (pathname.startsWith('/tiles/') || pathname === '/tms' || pathname.startsWith('/tms/'))) resp = await tms.handle(req, pathname, q < 0 ? '' : url.slice(q + 1));
+      else if (wmts && pathname.startsWith('/wmts/')) resp = await wmts.handleRest(req, pathname.slice(5));
+      if (resp) {
+        if (cors && resp.status !== 200) resp.headers.set('Access-Control-Allow-Origin', cors);
+        return resp;
+      }
     }
     return app.fetch(req);
   };
@@ -51,20 +56,23 @@ export function createApp(proxy: Proxy): Hono {
     app.get('/tiles/*', handler);
   }
   const wms = proxy.services.wms;
-  if (wms) {
+  const wmts = proxy.services.wmts;
+  if (wms || wmts?.kvp) {
     const ows = (c: { req: { raw: Request } }) => {
       const url = new URL(c.req.raw.url);
       const service = [...url.searchParams].find(([k]) => k.toLowerCase() === 'service')?.[1]?.toLowerCase();
       const hasWmtver = [...url.searchParams.keys()].some((k) => k.toLowerCase() === 'wmtver');
       const request = [...url.searchParams].find(([k]) => k.toLowerCase() === 'request')?.[1]?.toLowerCase();
+      if (service === 'wmts' && wmts?.kvp) return wmts.handleKvp(c.req.raw, url.pathname, url.searchParams);
       // WMS 1.0.0 has no SERVICE parameter; MapProxy also takes a bare GetMap as WMS
-      if (service === 'wms' || (!service && (hasWmtver || request === 'getmap' || request === 'map'))) return wms.handle(c.req.raw, url.searchParams);
+      if (wms && (service === 'wms' || (!service && (hasWmtver || request === 'getmap' || request === 'map')))) return wms.handle(c.req.raw, url.searchParams);
       return owsException(service);
     };
     app.get('/service', ows);
     app.get('/ows', ows);
-    app.get('/wms', (c) => wms.handle(c.req.raw, new URL(c.req.raw.url).searchParams));
+    if (wms) app.get('/wms', (c) => wms.handle(c.req.raw, new URL(c.req.raw.url).searchParams));
   }
+  if (wmts?.restful) app.get('/wmts/*', (c) => wmts.handleRest(c.req.raw, new URL(c.req.raw.url).pathname.slice(5)));
   app.get('/', (c) => c.html(welcomePage(proxy)));
   app.notFound((c) => c.text('not found', 404));
   app.onError((err, c) => {
@@ -92,6 +100,8 @@ function welcomePage(proxy: Proxy): string {
   const links: string[] = [];
   if (proxy.services.wms) links.push('<li><a href="service?REQUEST=GetCapabilities&amp;SERVICE=WMS">WMS capabilities</a></li>');
   if (proxy.services.tms) links.push('<li><a href="tms/1.0.0/">TMS capabilities</a></li>');
+  if (proxy.services.wmts?.kvp) links.push('<li><a href="service?REQUEST=GetCapabilities&amp;SERVICE=WMTS">WMTS capabilities</a></li>');
+  if (proxy.services.wmts?.restful) links.push('<li><a href="wmts/1.0.0/WMTSCapabilities.xml">WMTS RESTful capabilities</a></li>');
   if (proxy.services.demo) links.push('<li><a href="demo/">demo</a></li>');
   return `<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>MapProxy</title></head>

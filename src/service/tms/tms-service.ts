@@ -4,9 +4,9 @@
  */
 import { RequestError, SourceError } from '../../errors.ts';
 import { getLogger } from '../../log/logger.ts';
-import type { TileLayer, TileLayerIndex } from '../../layer/tile-layer.ts';
-import { mimeFromFormat } from '../../image/format.ts';
-import { baseUrl, httpDate, notModified, NO_CACHE_HEADERS, tileEtag } from '../../server/http.ts';
+import { tileManagerFor, type TileLayer, type TileLayerIndex } from '../../layer/tile-layer.ts';
+import { baseUrl, NO_CACHE_HEADERS } from '../../server/http.ts';
+import { tileCacheControl, tileResponse } from '../tile-response.ts';
 import type { TileCoord } from '../../grid/tile-grid.ts';
 import { pyFloat, xmlEscape } from '../../util/py-format.ts';
 import { internalTileCoord, publicBbox, tileServiceGrid, tileSets, type TileServiceGrid } from './tile-service-grid.ts';
@@ -41,7 +41,7 @@ export class TmsService {
   private grids = new WeakMap<TileLayer, TileServiceGrid>();
   private cacheControl: string;
   constructor(readonly opts: TmsOptions) {
-    this.cacheControl = `public, max-age=${opts.maxTileAge}, s-maxage=${opts.maxTileAge}`;
+    this.cacheControl = tileCacheControl(opts.maxTileAge);
   }
 
   private sg(layer: TileLayer): TileServiceGrid {
@@ -89,22 +89,10 @@ export class TmsService {
       coord = [coord[0], layer.grid.gridSizes[coord[2]][1] - 1 - coord[1], coord[2]];
     }
     // hits are answered without awaiting anything: the common case stays synchronous
-    const tile = layer.tileManager.loadCached(coord) ?? (await layer.tileManager.getTile(coord));
-    const headers: Record<string, string> = { 'Content-Type': mimeFromFormat(tile.format) };
-    if (this.opts.corsOrigin) headers['Access-Control-Allow-Origin'] = this.opts.corsOrigin;
-    if (!tile.cacheable) {
-      Object.assign(headers, NO_CACHE_HEADERS);
-      return new Response(tile.bytes as Uint8Array<ArrayBuffer>, { headers });
-    }
-    const etag = tileEtag(tile.mtime, tile.bytes.length);
-    headers.ETag = etag;
-    headers['Last-Modified'] = httpDate(tile.mtime);
-    headers['Cache-Control'] = this.cacheControl;
-    if (notModified(req, etag, tile.mtime)) {
-      delete headers['Content-Type'];
-      return new Response(null, { status: 304, headers });
-    }
-    return new Response(tile.bytes as Uint8Array<ArrayBuffer>, { headers });
+    // a layer with dimensions serves their defaults here, as MapProxy's TMS does
+    const tm = layer.dimensions ? tileManagerFor(layer) : layer.tileManager;
+    const tile = tm.loadCached(coord) ?? (await tm.getTile(coord));
+    return tileResponse(req, tile, this.cacheControl, this.opts.corsOrigin);
   }
 
   private rootResource(req: Request): Response {

@@ -9,6 +9,7 @@ import { pyFloat, xmlEscape } from '../../util/py-format.ts';
 import type { WmsVersion } from './exceptions.ts';
 
 export type { WmsVersion } from './exceptions.ts';
+import { arr, esc, keywords, orNone, present, str } from '../md-text.ts';
 
 type Bbox4 = [number, number, number, number];
 
@@ -113,40 +114,6 @@ function context(input: WmsCapabilitiesInput): Ctx {
   const requestUrl = u.endsWith('?') || u.endsWith('&') ? u : u.includes('?') ? `${u}&` : `${u}?`;
   const online = input.md?.online_resource;
   return { input, v: input.version, requestUrl, serviceOnlineResource: present(online) ? str(online) : base };
-}
-
-// Config values reach the document verbatim; characters XML 1.0 forbids cannot be escaped,
-// so they are replaced rather than producing a document no client can parse.
-const XML_INVALID = /[\x00-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
-
-function esc(v: unknown): string {
-  return xmlEscape(str(v).replace(XML_INVALID, '\uFFFD'));
-}
-
-function str(v: unknown): string {
-  if (v === undefined || v === null) return '';
-  // YAML booleans print as Python does, so a config renders as under MapProxy
-  if (typeof v === 'boolean') return v ? 'True' : 'False';
-  return String(v);
-}
-
-function present(v: unknown): boolean {
-  return v !== undefined && v !== null && v !== '' && v !== false;
-}
-
-function arr(v: unknown): Record<string, any>[] {
-  return Array.isArray(v) ? v.filter((x) => x && typeof x === 'object') : [];
-}
-
-/** MapProxy's {{service.get('fees', 'none')}}: a missing (or null) value reads 'none'. */
-function orNone(v: unknown): string {
-  return v === undefined || v === null ? 'none' : esc(v);
-}
-
-function keywords(kw: Record<string, any>): string[] {
-  const k = kw.keywords;
-  if (Array.isArray(k)) return k.map(str);
-  return present(k) ? [str(k)] : [];
 }
 
 /**

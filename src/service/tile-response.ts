@@ -1,0 +1,28 @@
+/** The HTTP answer for one tile, shared by TMS, /tiles, WMTS and KML: caching headers, ETag and 304 as MapProxy sends them. */
+import type { Tile } from '../cache/tile-manager.ts';
+import { mimeFromFormat } from '../image/format.ts';
+import { httpDate, notModified, NO_CACHE_HEADERS, tileEtag } from '../server/http.ts';
+
+/** The tile's response: no-cache headers for substitute tiles, else ETag, Last-Modified, Cache-Control and a 304 when the client has it. */
+export function tileResponse(req: Request, tile: Tile, cacheControl: string, corsOrigin: string): Response {
+  const headers: Record<string, string> = { 'Content-Type': mimeFromFormat(tile.format) };
+  if (corsOrigin) headers['Access-Control-Allow-Origin'] = corsOrigin;
+  if (!tile.cacheable) {
+    Object.assign(headers, NO_CACHE_HEADERS);
+    return new Response(tile.bytes as Uint8Array<ArrayBuffer>, { headers });
+  }
+  const etag = tileEtag(tile.mtime, tile.bytes.length);
+  headers.ETag = etag;
+  headers['Last-Modified'] = httpDate(tile.mtime);
+  headers['Cache-Control'] = cacheControl;
+  if (notModified(req, etag, tile.mtime)) {
+    delete headers['Content-Type'];
+    return new Response(null, { status: 304, headers });
+  }
+  return new Response(tile.bytes as Uint8Array<ArrayBuffer>, { headers });
+}
+
+/** MapProxy's Cache-Control for tiles of a given max age in seconds. */
+export function tileCacheControl(maxAge: number): string {
+  return `public, max-age=${maxAge}, s-maxage=${maxAge}`;
+}
