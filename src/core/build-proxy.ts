@@ -41,6 +41,7 @@ import { unknownTemplateVars } from '../source/tile-url.ts';
 import { TileLayerIndex, tileLayerExtent, type TileLayer } from '../layer/tile-layer.ts';
 import { parseDimensions, type Dimension } from '../layer/dimensions.ts';
 import { TmsService } from '../service/tms/tms-service.ts';
+import { KmlService } from '../service/kml/kml-service.ts';
 import { DEFAULT_INFO_TEMPLATE, DEFAULT_TEMPLATE, WmtsService } from '../service/wmts/wmts-service.ts';
 import { INFO_REQUIRED, TILE_REQUIRED, WmtsUrlTemplate } from '../service/wmts/url-template.ts';
 import { getLogger } from '../log/logger.ts';
@@ -58,7 +59,7 @@ export interface Proxy {
   /** cache name -> grid name -> tile manager */
   caches: Map<string, Map<string, TileManager>>;
   tileLayers: TileLayer[];
-  services: { tms?: TmsService; wms?: WmsService; wmts?: WmtsService; demo: boolean };
+  services: { tms?: TmsService; wms?: WmsService; wmts?: WmtsService; kml?: KmlService; demo: boolean };
   /** cache name -> the cache as a map layer (for WMS and caches used as sources) */
   cacheLayers: Map<string, CacheMapLayer>;
   /** the WMS layer tree */
@@ -69,7 +70,7 @@ export interface Proxy {
   unsupported: string[];
 }
 
-const SUPPORTED_SERVICES = new Set(['tms', 'wms', 'wmts']);
+const SUPPORTED_SERVICES = new Set(['tms', 'wms', 'wmts', 'kml']);
 
 /** Build the graph; a ConfigError names file, line and key path. */
 export function buildProxy(config: LoadedConfig): Proxy {
@@ -717,6 +718,14 @@ class Builder {
         maxTileAge: Math.round(Number(this.globals.tiles?.expires_hours ?? 72) * 3600),
         title: String(md.title ?? ''),
         abstract: String(md.abstract ?? ''),
+        corsOrigin: this.corsOrigin(),
+      });
+    }
+    if ('kml' in services) {
+      const kml = (services.kml ?? {}) as Dict;
+      out.kml = new KmlService({
+        index: new TileLayerIndex(tileLayers, kml.use_grid_names === true),
+        maxTileAge: Math.round(Number(this.globals.tiles?.expires_hours ?? 72) * 3600),
         corsOrigin: this.corsOrigin(),
       });
     }

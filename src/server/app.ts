@@ -55,6 +55,12 @@ export function createApp(proxy: Proxy): Hono {
     app.get('/tms/*', handler);
     app.get('/tiles/*', handler);
   }
+  const kml = proxy.services.kml;
+  if (kml) {
+    const handler = (c: { req: { raw: Request } }) => kml.handle(c.req.raw, new URL(c.req.raw.url).pathname);
+    app.get('/kml', handler);
+    app.get('/kml/*', handler);
+  }
   const wms = proxy.services.wms;
   const wmts = proxy.services.wmts;
   if (wms || wmts?.kvp) {

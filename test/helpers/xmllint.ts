@@ -14,6 +14,7 @@ export const SCHEMAS = {
   wms130: path.join(SCHEMA_DIR, 'wms/1.3.0/capabilities_1_3_0.xsd'),
   // imports capabilities_1_3_0.xsd and adds sld:GetLegendGraphic
   sld110: path.join(SCHEMA_DIR, 'sld/1.1.0/sld_capabilities.xsd'),
+  kml22: path.join(SCHEMA_DIR, 'kml/2.2.0/ogckml22.xsd'),
 };
 
 /** Runs xmllint on the document; --nonet because the DOCTYPEs and schemaLocations name remote URLs. */
