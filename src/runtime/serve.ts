@@ -12,7 +12,8 @@ export interface RunningServer {
 export interface ServeOptions {
   hostname: string;
   port: number;
-  fetch: (req: Request) => Response | Promise<Response>;
+  /** `peer` gives the remote address ('' for a UNIX socket), computed only when called. */
+  fetch: (req: Request, peer?: () => string | undefined) => Response | Promise<Response>;
 }
 
 /** Serve fetch on hostname:port (port 0 picks a free port). */
@@ -20,13 +21,16 @@ export async function serveHttp(opts: ServeOptions): Promise<RunningServer> {
   const g = globalThis as any;
   const rt = runtimeName();
   if (rt === 'bun') {
-    const server = g.Bun.serve({ hostname: opts.hostname, port: opts.port, fetch: opts.fetch, development: false });
+    const fetch = opts.fetch.length < 2 ? opts.fetch : (req: Request, srv: any) => opts.fetch(req, () => srv.requestIP(req)?.address ?? '');
+    const server = g.Bun.serve({ hostname: opts.hostname, port: opts.port, fetch, development: false });
     return { hostname: opts.hostname, port: server.port, stop: async () => server.stop(true) };
   }
   if (rt === 'deno') {
     let resolvePort!: (p: number) => void;
     const ready = new Promise<number>((r) => (resolvePort = r));
-    const server = g.Deno.serve({ hostname: opts.hostname, port: opts.port, onListen: (a: { port: number }) => resolvePort(a.port) }, opts.fetch);
+    const server = g.Deno.serve({ hostname: opts.hostname, port: opts.port, onListen: (a: { port: number }) => resolvePort(a.port) }, (req: Request, info: any) =>
+      opts.fetch(req, () => info?.remoteAddr?.hostname ?? ''),
+    );
     const port = await ready;
     return { hostname: opts.hostname, port, stop: async () => server.shutdown() };
   }
@@ -36,7 +40,7 @@ export async function serveHttp(opts: ServeOptions): Promise<RunningServer> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const body = chunks.length && req.method !== 'GET' && req.method !== 'HEAD' ? Buffer.concat(chunks) : undefined;
-    const resp = await opts.fetch(new Request(url, { method: req.method, headers: req.headers as Record<string, string>, body }));
+    const resp = await opts.fetch(new Request(url, { method: req.method, headers: req.headers as Record<string, string>, body }), () => req.socket.remoteAddress ?? '');
     res.writeHead(resp.status, Object.fromEntries(resp.headers));
     res.end(req.method === 'HEAD' ? undefined : Buffer.from(await resp.arrayBuffer()));
   });

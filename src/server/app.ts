@@ -3,15 +3,35 @@ import { Hono } from 'hono';
 import type { Proxy } from '../core/build-proxy.ts';
 import { xmlEscape } from '../util/py-format.ts';
 import { VERSION } from '../version.ts';
+import { forwardedRequest, parseTrustedProxies, type PeerAddress, type TrustedProxies } from './proxy-headers.ts';
 
-/** A fetch handler, as Bun.serve, Deno.serve and Hono use it. */
-export type FetchHandler = (req: Request) => Response | Promise<Response>;
+/** A fetch handler, as Bun.serve, Deno.serve and Hono use it, plus the peer address for the proxy-header trust check. */
+export type FetchHandler = (req: Request, peer?: PeerAddress) => Response | Promise<Response>;
+
+/** Options of createHandler. */
+export interface HandlerOptions {
+  /** Peers whose X-Forwarded-*, X-Script-Name and Forwarded headers count (default: loopback and UNIX sockets). */
+  trustedProxies?: TrustedProxies;
+}
 
 /**
  * The fetch handler of one proxy. Tile paths skip Hono's router and URL
  * object: they are the hot path (thousands of cache hits per second).
  */
-export function createHandler(proxy: Proxy): FetchHandler {
+export function createHandler(proxy: Proxy, opts: HandlerOptions = {}): FetchHandler {
+  const trusted = opts.trustedProxies ?? parseTrustedProxies();
+  const inner = createTileHandler(proxy);
+  return (req, peer) => {
+    const h = req.headers;
+    // proxy headers are rare per request: one check each before any work
+    if (h.has('x-forwarded-host') || h.has('x-forwarded-proto') || h.has('x-script-name') || h.has('forwarded')) {
+      req = forwardedRequest(req, trusted.trusts(peer?.()));
+    }
+    return inner(req);
+  };
+}
+
+function createTileHandler(proxy: Proxy): (req: Request) => Response | Promise<Response> {
   const app = createApp(proxy);
   const tms = proxy.services.tms;
   const wmts = proxy.services.wmts?.restful ? proxy.services.wmts : undefined;

@@ -8,6 +8,7 @@ import { loadConfig } from '../config/loader.ts';
 import { buildProxy, type Proxy } from '../core/build-proxy.ts';
 import { getLogger } from '../log/logger.ts';
 import { createHandler, type FetchHandler } from './app.ts';
+import type { TrustedProxies } from './proxy-headers.ts';
 
 const log = getLogger('mapproxy.system');
 
@@ -17,6 +18,8 @@ export interface MakeAppOptions {
   reloader?: boolean;
   /** Poll interval of the reloader in ms (default 1000). */
   reloadInterval?: number;
+  /** Peers whose proxy headers count (default: loopback and UNIX socket peers; see parseTrustedProxies). */
+  trustedProxies?: TrustedProxies;
 }
 
 /** An app bound to a config file. */
@@ -33,7 +36,8 @@ export interface MapProxyApp {
 /** Load, build and wrap a config as a fetch handler (throws ConfigError on a broken config). */
 export function makeApp(configPath: string, opts: MakeAppOptions = {}): MapProxyApp {
   let proxy = buildProxy(loadConfig(configPath));
-  let handler = createHandler(proxy);
+  const handlerOpts = { trustedProxies: opts.trustedProxies };
+  let handler = createHandler(proxy, handlerOpts);
   let stamps = fileStamps(proxy.config.files);
   let timer: ReturnType<typeof setInterval> | undefined;
 
@@ -41,7 +45,7 @@ export function makeApp(configPath: string, opts: MakeAppOptions = {}): MapProxy
     try {
       const next = buildProxy(loadConfig(configPath));
       proxy = next;
-      handler = createHandler(next);
+      handler = createHandler(next, handlerOpts);
       stamps = fileStamps(next.config.files);
       log.info(`reloaded configuration ${configPath}`);
       return true;
@@ -62,7 +66,7 @@ export function makeApp(configPath: string, opts: MakeAppOptions = {}): MapProxy
   }
 
   return {
-    fetch: (req) => handler(req),
+    fetch: (req, peer) => handler(req, peer),
     get proxy() {
       return proxy;
     },

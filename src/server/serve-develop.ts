@@ -4,6 +4,7 @@ import { getLogger, setLogLevel } from '../log/logger.ts';
 import { serveHttp } from '../runtime/serve.ts';
 import { writeDemoConfig } from '../demo/demo-config.ts';
 import { makeApp } from './reloading-app.ts';
+import { parseTrustedProxies } from './proxy-headers.ts';
 
 const log = getLogger('mapproxy.system');
 
@@ -15,20 +16,25 @@ export function parseBind(bind: string): { hostname: string; port: number } {
 }
 
 /** Run the development server until killed; returns an exit code when it cannot start. */
-export async function runServeDevelop(opts: { config?: string; bind: string; debug: boolean }): Promise<number> {
+export async function runServeDevelop(opts: { config?: string; bind: string; debug: boolean; trustedProxies?: string }): Promise<number> {
   if (opts.debug) setLogLevel('', 'debug');
   let bind;
+  let trustedProxies;
   try {
     bind = parseBind(opts.bind);
+    trustedProxies = opts.trustedProxies !== undefined ? parseTrustedProxies([opts.trustedProxies]) : undefined;
   } catch (e) {
     console.error(`error: ${(e as Error).message}`);
     return 2;
+  }
+  if (!isLoopback(bind.hostname)) {
+    log.warn(`serve-develop is a development server and listens on ${bind.hostname}, reachable from other hosts: use 'mapproxy serve' in production`);
   }
   const config = opts.config ?? writeDemoConfig();
   if (!opts.config) log.info(`no configuration given, serving the built-in demo from ${config}`);
   let app;
   try {
-    app = makeApp(config, { reloader: true });
+    app = makeApp(config, { reloader: true, trustedProxies });
   } catch (e) {
     if (e instanceof ConfigError || (e as NodeJS.ErrnoException).code === 'ENOENT') {
       console.error(`error: ${(e as Error).message}`);
@@ -40,4 +46,9 @@ export async function runServeDevelop(opts: { config?: string; bind: string; deb
   const server = await serveHttp({ hostname: bind.hostname, port: bind.port, fetch: app.fetch });
   console.log(`mapproxy serve-develop: serving ${config} on http://${bind.hostname}:${server.port}/`);
   return 0;
+}
+
+/** Whether a bind host only accepts local connections. */
+export function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || /^127\./.test(hostname) || hostname === '::1' || hostname === '[::1]';
 }
