@@ -21,6 +21,7 @@ import { getLogger } from '../log/logger.ts';
 import type { CacheBackend } from './file-cache.ts';
 import { LockTimeoutError, lockFilename, type TileLocker } from './tile-lock.ts';
 import { dimensionsPath } from '../layer/dimensions.ts';
+import { metrics } from '../util/metrics.ts';
 
 const log = getLogger('mapproxy.cache.tile');
 
@@ -82,8 +83,10 @@ export class TileManager {
   readonly metaGrid: MetaGrid | undefined;
   private blankTile: Promise<Tile> | undefined;
   private byDimensions = new Map<string, TileManager>();
+  private readonly metricLabels: [string];
 
   constructor(readonly opts: TileManagerOptions) {
+    this.metricLabels = [opts.cacheName];
     const ms = opts.metaSize ?? [1, 1];
     const mb = opts.metaBuffer ?? 0;
     const wantsMeta = mb > 0 || ms[0] !== 1 || ms[1] !== 1;
@@ -115,6 +118,13 @@ export class TileManager {
 
   /** The cached tile without creating it (undefined when missing or due for refresh). */
   loadCached(coord: TileCoord): Tile | undefined {
+    const hit = this.loadFresh(coord);
+    if (hit) metrics.cacheHits.inc(this.metricLabels);
+    return hit;
+  }
+
+  /** loadCached without counting a hit (re-checks after waiting for a lock are not requests). */
+  private loadFresh(coord: TileCoord): Tile | undefined {
     const hit = this.loadStored(coord);
     if (!hit) return undefined;
     const before = this.opts.refreshBefore?.();
@@ -155,6 +165,7 @@ export class TileManager {
     const missing: TileCoord[] = [];
     for (let i = 0; i < coords.length; i++) if (coords[i] && !out[i]) missing.push(coords[i]!);
     if (!missing.length || !this.opts.sources.length) return out;
+    metrics.cacheMisses.inc(this.metricLabels, missing.length);
     const created = await this.create(missing);
     for (let i = 0; i < coords.length; i++) {
       const c = coords[i];
@@ -246,7 +257,7 @@ export class TileManager {
       // another process (or a seed) may have made them while we waited
       const already = new Map<string, Tile>();
       for (const c of job.coords) {
-        const t = this.loadCached(c);
+        const t = this.loadFresh(c);
         if (!t) break;
         already.set(key(c), t);
       }
@@ -260,10 +271,19 @@ export class TileManager {
   private async lock(coord: TileCoord): Promise<{ release(): void } | undefined> {
     const locker = this.opts.locker;
     if (!locker) return undefined;
+    const started = performance.now();
     try {
-      return await locker.lock(lockFilename(this.opts.identifier, coord));
+      const lock = await locker.lock(lockFilename(this.opts.identifier, coord));
+      // an uncontended lock is a few file operations; longer means another creator held it
+      const waited = (performance.now() - started) / 1000;
+      if (waited > 0.005) {
+        metrics.lockWaits.inc(this.metricLabels);
+        metrics.lockWaitSeconds.inc(this.metricLabels, waited);
+      }
+      return lock;
     } catch (e) {
       if (e instanceof LockTimeoutError) {
+        metrics.lockTimeouts.inc(this.metricLabels);
         // as MapProxy: better a duplicate upstream request than no tile
         log.warn(`${this.opts.cacheName}: ${e.message}; creating the tile without the lock`);
         return undefined;
@@ -328,6 +348,7 @@ export class TileManager {
       const color = singleColor(r);
       if (color) {
         backend.storeSingleColor(coord, bytes, color, link);
+        metrics.tilesCreated.inc(this.metricLabels);
         return this.tile(bytes, cacheable);
       }
     }
@@ -335,6 +356,7 @@ export class TileManager {
   }
 
   private store(coord: TileCoord, bytes: Uint8Array, cacheable: boolean): Tile {
+    metrics.tilesCreated.inc(this.metricLabels);
     if (cacheable && !this.opts.disableStorage) this.opts.backend.store(coord, bytes);
     return this.tile(bytes, cacheable);
   }

@@ -68,6 +68,8 @@ export interface Proxy {
   corsOrigin: string;
   /** Things the config asks for that this version does not do yet, one line each. */
   unsupported: string[];
+  /** globals.cache.base_dir, absolute (health checks test that it is writable). */
+  cacheDir: string;
 }
 
 const SUPPORTED_SERVICES = new Set(['tms', 'wms', 'wmts', 'kml']);
@@ -137,6 +139,7 @@ class Builder {
       wmsLayers,
       corsOrigin: this.corsOrigin(),
       unsupported: this.unsupported,
+      cacheDir: this.cacheBaseDir(),
     };
   }
 
@@ -194,7 +197,7 @@ class Builder {
           name,
           url,
           grid,
-          client: new HttpClient(this.httpOptions(src)),
+          client: new HttpClient(this.httpOptions(src), name),
           format: src.request_format ? formatFromMime(src.request_format) : undefined,
           transparent: src.transparent === true,
           coverageBbox: this.coverageBbox(src.coverage, `${p}.coverage`, grid),
@@ -320,7 +323,7 @@ class Builder {
       url: String(req.url),
       params,
       version,
-      client: new HttpClient(this.httpOptions(src)),
+      client: new HttpClient(this.httpOptions(src), name),
       format: typeof req.format === 'string' ? req.format : undefined,
       supportedSrs: ((src.supported_srs ?? []) as string[]).map((c, i) => this.srs(c, `${p}.supported_srs[${i}]`)),
       coverage: this.coverageExtent(src.coverage, `${p}.coverage`),
@@ -628,7 +631,7 @@ class Builder {
       }
       if (typeof l.legendurl === 'string') {
         const cacheBaseDir = this.cacheBaseDir();
-        legendSources = [new StaticLegendSource({ name: String(l.name ?? l.title), url: l.legendurl, configDir: this.config.configDir, cacheBaseDir, client: new HttpClient(this.httpOptions({})) })];
+        legendSources = [new StaticLegendSource({ name: String(l.name ?? l.title), url: l.legendurl, configDir: this.config.configDir, cacheBaseDir, client: new HttpClient(this.httpOptions({}), `legend:${String(l.name ?? l.title)}`) })];
       }
       return {
         name: l.name != null ? String(l.name) : undefined,

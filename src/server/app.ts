@@ -1,5 +1,8 @@
 /** The HTTP app of one Proxy: routes MapProxy's URLs to the services. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Hono } from 'hono';
+import { metrics, renderMetrics } from '../util/metrics.ts';
 import type { Proxy } from '../core/build-proxy.ts';
 import { xmlEscape } from '../util/py-format.ts';
 import { VERSION } from '../version.ts';
@@ -21,14 +24,45 @@ export interface HandlerOptions {
 export function createHandler(proxy: Proxy, opts: HandlerOptions = {}): FetchHandler {
   const trusted = opts.trustedProxies ?? parseTrustedProxies();
   const inner = createTileHandler(proxy);
-  return (req, peer) => {
+  return async (req, peer) => {
+    const started = performance.now();
     const h = req.headers;
     // proxy headers are rare per request: one check each before any work
     if (h.has('x-forwarded-host') || h.has('x-forwarded-proto') || h.has('x-script-name') || h.has('forwarded')) {
       req = forwardedRequest(req, trusted.trusts(peer?.()));
     }
-    return inner(req);
+    const resp = await inner(req);
+    const service = serviceOf(req.url);
+    metrics.requests.inc([service, String(resp.status)]);
+    metrics.requestDuration.observe([service], (performance.now() - started) / 1000);
+    return resp;
   };
+}
+
+/** The service a URL addresses, as the metrics label it. */
+function serviceOf(url: string): string {
+  const start = url.indexOf('/', url.indexOf('//') + 2);
+  const q = url.indexOf('?', start);
+  const path = start < 0 ? '/' : url.slice(start, q < 0 ? undefined : q);
+  const first = path.split('/', 2)[1] ?? '';
+  switch (first) {
+    case 'tms':
+    case 'tiles':
+    case 'wmts':
+    case 'kml':
+    case 'demo':
+    case 'wms':
+    case 'metrics':
+    case 'healthz':
+      return first;
+    case 'service':
+    case 'ows': {
+      const m = q < 0 ? null : /(?:^|&)service=([a-z]+)/i.exec(url.slice(q + 1));
+      return m && m[1].toLowerCase() === 'wmts' ? 'wmts' : 'wms';
+    }
+    default:
+      return 'other';
+  }
 }
 
 function createTileHandler(proxy: Proxy): (req: Request) => Response | Promise<Response> {
@@ -99,6 +133,8 @@ export function createApp(proxy: Proxy): Hono {
     if (wms) app.get('/wms', (c) => wms.handle(c.req.raw, new URL(c.req.raw.url).searchParams));
   }
   if (wmts?.restful) app.get('/wmts/*', (c) => wmts.handleRest(c.req.raw, new URL(c.req.raw.url).pathname.slice(5)));
+  app.get('/healthz', () => health(proxy));
+  app.get('/metrics', () => new Response(renderMetrics(), { headers: { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8', 'Cache-Control': 'no-cache' } }));
   app.get('/', (c) => c.html(welcomePage(proxy)));
   app.notFound((c) => c.text('not found', 404));
   app.onError((err, c) => {
@@ -106,6 +142,20 @@ export function createApp(proxy: Proxy): Hono {
     return c.text('internal error', 500);
   });
   return app;
+}
+
+/** /healthz: the config is loaded (there is a proxy) and the cache directory takes a file. */
+function health(proxy: Proxy): Response {
+  const probe = path.join(proxy.cacheDir, `.healthz-${process.pid}`);
+  try {
+    fs.mkdirSync(proxy.cacheDir, { recursive: true });
+    fs.writeFileSync(probe, 'ok');
+    fs.unlinkSync(probe);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'error';
+    return Response.json({ status: 'error', reason: `cache directory not writable (${code})` }, { status: 503, headers: { 'Cache-Control': 'no-cache' } });
+  }
+  return Response.json({ status: 'ok' }, { headers: { 'Cache-Control': 'no-cache' } });
 }
 
 /** OWS exception for a missing or unknown SERVICE, as MapProxy answers on /service and /ows. */

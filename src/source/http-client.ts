@@ -5,6 +5,7 @@
  */
 import { SourceError } from '../errors.ts';
 import { getLogger } from '../log/logger.ts';
+import { metrics } from '../util/metrics.ts';
 
 const requestLog = getLogger('mapproxy.source.request');
 
@@ -34,7 +35,11 @@ export function splitAuth(url: string): { url: string; authorization?: string } 
 
 /** An HTTP client bound to one source's options. */
 export class HttpClient {
-  constructor(readonly opts: HttpOptions) {}
+  /** `name`: the source it fetches for (the label of its upstream metrics). */
+  constructor(
+    readonly opts: HttpOptions,
+    readonly name = '',
+  ) {}
 
   /** GET a URL; non-2xx answers and network errors become SourceError with the status. */
   async get(rawUrl: string): Promise<HttpResult> {
@@ -52,6 +57,7 @@ export class HttpClient {
     } catch (e) {
       const ms = performance.now() - started;
       logRequest('GET', url, undefined, undefined, ms);
+      this.count('-', ms);
       const timeout = (e as Error)?.name === 'TimeoutError' || (e as Error)?.name === 'AbortError';
       const why = timeout ? `timeout after ${this.opts.clientTimeout}s` : String((e as Error)?.message ?? e);
       throw new SourceError(this.describe(`could not reach upstream: ${why}`, url));
@@ -61,13 +67,21 @@ export class HttpClient {
       body = new Uint8Array(await resp.arrayBuffer());
     } catch (e) {
       logRequest('GET', url, resp.status, undefined, performance.now() - started);
+      this.count('-', performance.now() - started);
       throw new SourceError(this.describe(`error reading upstream response: ${(e as Error).message}`, url));
     }
     logRequest('GET', url, resp.status, body.length, performance.now() - started);
+    this.count(String(resp.status), performance.now() - started);
     if (resp.status < 200 || resp.status >= 300) {
       throw new SourceError(this.describe(`upstream answered HTTP ${resp.status}`, url), resp.status);
     }
     return { status: resp.status, body, contentType: resp.headers.get('content-type') ?? '' };
+  }
+
+  private count(status: string, ms: number): void {
+    metrics.upstreamRequests.inc([this.name, status]);
+    metrics.upstreamDuration.observe([this.name], ms / 1000);
+    if (!/^2\d\d$/.test(status)) metrics.upstreamErrors.inc([this.name]);
   }
 
   private describe(msg: string, url: string): string {
