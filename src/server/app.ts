@@ -15,6 +15,15 @@ export type FetchHandler = (req: Request, peer?: PeerAddress) => Response | Prom
 export interface HandlerOptions {
   /** Peers whose X-Forwarded-*, X-Script-Name and Forwarded headers count (default: loopback and UNIX sockets). */
   trustedProxies?: TrustedProxies;
+  /** Requests answered at once; more get 503 with Retry-After (default 1024). */
+  maxConcurrent?: number;
+  /** Longest URL accepted (default 8192 characters, twice gunicorn's request line limit). */
+  maxUrlLength?: number;
+}
+
+/** The answer to a request refused before any service saw it. */
+function refuse(status: number, msg: string, headers: Record<string, string> = {}): Response {
+  return new Response(`${msg}\n`, { status, headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-cache', ...headers } });
 }
 
 /**
@@ -24,8 +33,23 @@ export interface HandlerOptions {
 export function createHandler(proxy: Proxy, opts: HandlerOptions = {}): FetchHandler {
   const trusted = opts.trustedProxies ?? parseTrustedProxies();
   const inner = createTileHandler(proxy);
+  const maxConcurrent = opts.maxConcurrent ?? 1024;
+  const maxUrl = opts.maxUrlLength ?? 8192;
+  let active = 0;
   return async (req, peer) => {
     const started = performance.now();
+    if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(405, 'method not allowed', { Allow: 'GET, HEAD' });
+    if (req.url.length > maxUrl) return refuse(414, `URL longer than ${maxUrl} characters`);
+    if (active >= maxConcurrent) return refuse(503, 'too many requests in progress, try again', { 'Retry-After': '1' });
+    active++;
+    try {
+      return await answer(req, peer, started);
+    } finally {
+      active--;
+    }
+  };
+
+  async function answer(req: Request, peer: PeerAddress | undefined, started: number): Promise<Response> {
     const h = req.headers;
     // proxy headers are rare per request: one check each before any work
     if (h.has('x-forwarded-host') || h.has('x-forwarded-proto') || h.has('x-script-name') || h.has('forwarded')) {
@@ -36,7 +60,7 @@ export function createHandler(proxy: Proxy, opts: HandlerOptions = {}): FetchHan
     metrics.requests.inc([service, String(resp.status)]);
     metrics.requestDuration.observe([service], (performance.now() - started) / 1000);
     return resp;
-  };
+  }
 }
 
 /** The service a URL addresses, as the metrics label it. */

@@ -7,19 +7,16 @@ import * as fs from 'node:fs';
 import { loadConfig } from '../config/loader.ts';
 import { buildProxy, type Proxy } from '../core/build-proxy.ts';
 import { getLogger } from '../log/logger.ts';
-import { createHandler, type FetchHandler } from './app.ts';
-import type { TrustedProxies } from './proxy-headers.ts';
+import { createHandler, type FetchHandler, type HandlerOptions } from './app.ts';
 
 const log = getLogger('mapproxy.system');
 
 /** Options of makeApp. */
-export interface MakeAppOptions {
+export interface MakeAppOptions extends HandlerOptions {
   /** Watch the config files and reload on change (serve-develop). */
   reloader?: boolean;
   /** Poll interval of the reloader in ms (default 1000). */
   reloadInterval?: number;
-  /** Peers whose proxy headers count (default: loopback and UNIX socket peers; see parseTrustedProxies). */
-  trustedProxies?: TrustedProxies;
 }
 
 /** An app bound to a config file. */
@@ -36,7 +33,7 @@ export interface MapProxyApp {
 /** Load, build and wrap a config as a fetch handler (throws ConfigError on a broken config). */
 export function makeApp(configPath: string, opts: MakeAppOptions = {}): MapProxyApp {
   let proxy = buildProxy(loadConfig(configPath));
-  const handlerOpts = { trustedProxies: opts.trustedProxies };
+  const handlerOpts: HandlerOptions = { trustedProxies: opts.trustedProxies, maxConcurrent: opts.maxConcurrent, maxUrlLength: opts.maxUrlLength };
   let handler = createHandler(proxy, handlerOpts);
   let stamps = fileStamps(proxy.config.files);
   let timer: ReturnType<typeof setInterval> | undefined;
