@@ -72,7 +72,8 @@ export function makeApp(configPath: string, opts: MakeAppOptions = {}): MapProxy
   };
 }
 
-function fileStamps(files: string[]): string {
+/** A fingerprint of the files' mtimes and sizes: it changes when any of them does. */
+export function fileStamps(files: string[]): string {
   return [...new Set(files)]
     .map((f) => {
       try {

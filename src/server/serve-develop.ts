@@ -5,6 +5,7 @@ import { serveHttp } from '../runtime/serve.ts';
 import { writeDemoConfig } from '../demo/demo-config.ts';
 import { makeApp } from './reloading-app.ts';
 import { parseTrustedProxies } from './proxy-headers.ts';
+import { MultiApp } from './multiapp.ts';
 
 const log = getLogger('mapproxy.system');
 
@@ -51,4 +52,23 @@ export async function runServeDevelop(opts: { config?: string; bind: string; deb
 /** Whether a bind host only accepts local connections. */
 export function isLoopback(hostname: string): boolean {
   return hostname === 'localhost' || /^127\./.test(hostname) || hostname === '::1' || hostname === '[::1]';
+}
+
+/** serve-multiapp-develop: every CONFIG_DIR/NAME.yaml at /NAME/ in one process; returns an exit code when it cannot start. */
+export async function runServeMultiappDevelop(opts: { dir: string; bind: string; debug: boolean; allowListing: boolean; trustedProxies?: string }): Promise<number> {
+  if (opts.debug) setLogLevel('', 'debug');
+  let bind;
+  let multi;
+  try {
+    bind = parseBind(opts.bind);
+    const trustedProxies = opts.trustedProxies !== undefined ? parseTrustedProxies([opts.trustedProxies]) : undefined;
+    multi = new MultiApp(opts.dir, { allowListing: opts.allowListing, trustedProxies });
+  } catch (e) {
+    console.error(`error: ${(e as Error).message}`);
+    return 2;
+  }
+  if (!isLoopback(bind.hostname)) log.warn(`serve-multiapp-develop is a development server and listens on ${bind.hostname}: use 'mapproxy serve-multiapp' in production`);
+  const server = await serveHttp({ hostname: bind.hostname, port: bind.port, fetch: multi.fetch });
+  console.log(`mapproxy serve-multiapp-develop: serving ${opts.dir} on http://${bind.hostname}:${server.port}/`);
+  return 0;
 }
