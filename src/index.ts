@@ -5,3 +5,5 @@ export { buildProxy, type Proxy } from './core/build-proxy.ts';
 export { writeDemoConfig, DEMO_CONFIG } from './demo/demo-config.ts';
 export { ConfigError, RequestError, SourceError } from './errors.ts';
 export { VERSION } from './version.ts';
+export { applyLogConfig, setLogFormat } from './log/log-config.ts';
+export { getLogger, setLogLevel, type LogLevel } from './log/logger.ts';

@@ -3,10 +3,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Hono } from 'hono';
 import { metrics, renderMetrics } from '../util/metrics.ts';
+import { getLogger } from '../log/logger.ts';
 import type { Proxy } from '../core/build-proxy.ts';
 import { xmlEscape } from '../util/py-format.ts';
 import { VERSION } from '../version.ts';
 import { forwardedRequest, parseTrustedProxies, type PeerAddress, type TrustedProxies } from './proxy-headers.ts';
+
+const errorLog = getLogger('mapproxy.wsgiapp');
 
 /** A fetch handler, as Bun.serve, Deno.serve and Hono use it, plus the peer address for the proxy-header trust check. */
 export type FetchHandler = (req: Request, peer?: PeerAddress) => Response | Promise<Response>;
@@ -162,7 +165,8 @@ export function createApp(proxy: Proxy): Hono {
   app.get('/', (c) => c.html(welcomePage(proxy)));
   app.notFound((c) => c.text('not found', 404));
   app.onError((err, c) => {
-    console.error(err);
+    // through the loggers, so log.ini and JSON lines get it; the client never sees the stack
+    errorLog.error(`internal error for ${c.req.method} ${c.req.url}: ${err.stack ?? err.message}`);
     return c.text('internal error', 500);
   });
   return app;
