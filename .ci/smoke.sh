@@ -21,6 +21,10 @@ check() { # name port
     head -c 4 /tmp/smoke-tile.$$ | od -An -tx1 | grep -q '89 50 4e 47' || { echo "smoke: $name $url is not a PNG"; exit 1; }
   done
   rm -f /tmp/smoke-tile.$$
+  for url in /demo/ /demo/static/viewer.js; do
+    code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port$url")
+    [ "$code" = 200 ] || { echo "smoke: $name $url answered $code"; exit 1; }
+  done
   echo "smoke: $name ok"
 }
 

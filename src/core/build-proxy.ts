@@ -72,7 +72,7 @@ export interface Proxy {
   cacheDir: string;
 }
 
-const SUPPORTED_SERVICES = new Set(['tms', 'wms', 'wmts', 'kml']);
+const SUPPORTED_SERVICES = new Set(['tms', 'wms', 'wmts', 'kml', 'demo']);
 
 /** Build the graph; a ConfigError names file, line and key path. */
 export function buildProxy(config: LoadedConfig): Proxy {
@@ -708,7 +708,7 @@ class Builder {
     for (const name of Object.keys(services)) {
       if (!SUPPORTED_SERVICES.has(name)) this.unsupported.push(`services.${name}: the ${name} service is not supported yet`);
     }
-    const out: Proxy['services'] = { demo: false };
+    const out: Proxy['services'] = { demo: 'demo' in services };
     if ('wms' in services) out.wms = this.wmsService((services.wms ?? {}) as Dict, wmsLayers);
     if ('tms' in services) {
       const tms = (services.tms ?? {}) as Dict;

@@ -8,6 +8,7 @@ import type { Proxy } from '../core/build-proxy.ts';
 import { xmlEscape } from '../util/py-format.ts';
 import { VERSION } from '../version.ts';
 import { forwardedRequest, parseTrustedProxies, type PeerAddress, type TrustedProxies } from './proxy-headers.ts';
+import { DemoService } from '../service/demo/demo-service.ts';
 
 const errorLog = getLogger('mapproxy.wsgiapp');
 
@@ -160,6 +161,16 @@ export function createApp(proxy: Proxy): Hono {
     if (wms) app.get('/wms', (c) => wms.handle(c.req.raw, new URL(c.req.raw.url).searchParams));
   }
   if (wmts?.restful) app.get('/wmts/*', (c) => wmts.handleRest(c.req.raw, new URL(c.req.raw.url).pathname.slice(5)));
+  if (proxy.services.demo) {
+    // the capabilities viewer asks this app itself (no metrics, no concurrency slot)
+    const demo = new DemoService({ proxy, fetch: (req) => app.fetch(req) });
+    const handler = (c: { req: { raw: Request } }) => {
+      const url = new URL(c.req.raw.url);
+      return demo.handle(c.req.raw, url.pathname, url.searchParams);
+    };
+    app.get('/demo', handler);
+    app.get('/demo/*', handler);
+  }
   app.get('/healthz', () => health(proxy));
   app.get('/metrics', () => new Response(renderMetrics(), { headers: { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8', 'Cache-Control': 'no-cache' } }));
   app.get('/', (c) => c.html(welcomePage(proxy)));
