@@ -1,7 +1,8 @@
 /**
  * The built-in demo configuration of `mapproxy serve-develop` without a config:
  * a debug source (no network) behind a file cache in a temporary directory,
- * served as TMS, /tiles and WMS (GetMap in any of the listed SRS).
+ * served as TMS, /tiles, WMTS, KML and WMS (GetMap in any of the listed SRS),
+ * with the demo page at /demo/.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -11,6 +12,9 @@ import * as path from 'node:path';
 export const DEMO_CONFIG = `# mapproxy-ts built-in demo: a debug source, no network needed.
 services:
   tms:
+    use_grid_names: true
+  wmts:
+  kml:
     use_grid_names: true
   wms:
     srs: ['EPSG:3857', 'EPSG:900913', 'EPSG:4326', 'EPSG:25832']
