@@ -1,5 +1,7 @@
 /** The HTTP answer for one tile, shared by TMS, /tiles, WMTS and KML: caching headers, ETag and 304 as MapProxy sends them. */
 import type { Tile } from '../cache/tile-manager.ts';
+import { RequestError, SourceError } from '../errors.ts';
+import type { Logger } from '../log/logger.ts';
 import { mimeFromFormat } from '../image/format.ts';
 import { httpDate, notModified, NO_CACHE_HEADERS, tileEtag } from '../server/http.ts';
 
@@ -25,4 +27,19 @@ export function tileResponse(req: Request, tile: Tile, cacheControl: string, cor
 /** MapProxy's Cache-Control for tiles of a given max age in seconds. */
 export function tileCacheControl(maxAge: number): string {
   return `public, max-age=${maxAge}, s-maxage=${maxAge}`;
+}
+
+/**
+ * Status and client message of a failed request: a RequestError as it says,
+ * upstream trouble (SourceError) 502, anything else 500 with the stack only in
+ * the log. `code` is the OGC exception code where one applies.
+ */
+export function failure(e: unknown, log: Logger): { status: number; msg: string; code?: string } {
+  if (e instanceof RequestError) return { status: e.status, msg: e.message, code: e.code };
+  if (e instanceof SourceError) {
+    log.warn(`source error: ${e.message}`);
+    return { status: 502, msg: e.message };
+  }
+  log.error(`internal error: ${(e as Error)?.stack ?? e}`);
+  return { status: 500, msg: 'internal error' };
 }

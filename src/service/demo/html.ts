@@ -1,15 +1,9 @@
 /** HTML building blocks of the demo pages: escaping, JSON data blocks, the page frame and responses. */
 import { VERSION } from '../../version.ts';
+import { xmlEscape } from '../../util/py-format.ts';
 
-/** Escape text for HTML element content and quoted attribute values. */
-export function esc(s: unknown): string {
-  return String(s ?? '')
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&#39;');
-}
+/** Escape text for HTML element content and quoted attribute values (the XML escaping covers HTML's five). */
+export const esc = xmlEscape;
 
 /**
  * A <script type="application/json"> block: data never runs as code, and

@@ -4,11 +4,11 @@
  * images, plus the image tiles themselves, with HTTP caching and 304s.
  */
 import { createHash } from 'node:crypto';
-import { RequestError, SourceError } from '../../errors.ts';
+import { RequestError } from '../../errors.ts';
 import { tileManagerFor, type TileLayer, type TileLayerIndex } from '../../layer/tile-layer.ts';
 import { getLogger } from '../../log/logger.ts';
 import { baseUrl, notModified, NO_CACHE_HEADERS } from '../../server/http.ts';
-import { tileCacheControl, tileResponse } from '../tile-response.ts';
+import { failure, tileCacheControl, tileResponse } from '../tile-response.ts';
 import type { TileCoord } from '../../grid/tile-grid.ts';
 import { tileServiceGrid, type TileServiceGrid } from '../tms/tile-service-grid.ts';
 import { renderKmlDocument } from './kml-document.ts';
@@ -100,21 +100,7 @@ export class KmlService {
   }
 
   private error(e: unknown): Response {
-    let status: number;
-    let msg: string;
-    if (e instanceof RequestError) {
-      status = e.status;
-      msg = e.message;
-    } else if (e instanceof SourceError) {
-      // upstream trouble is a bad gateway, never an internal error
-      status = 502;
-      msg = e.message;
-      log.warn(`source error: ${e.message}`);
-    } else {
-      status = 500;
-      msg = 'internal error';
-      log.error(`internal error: ${(e as Error)?.stack ?? e}`);
-    }
+    const { status, msg } = failure(e, log);
     // MapProxy's PlainExceptionHandler: the message as text/plain
     return new Response(msg, { status, headers: { 'Content-Type': 'text/plain; charset=utf-8', ...NO_CACHE_HEADERS } });
   }

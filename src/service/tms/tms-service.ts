@@ -2,11 +2,11 @@
  * TMS 1.0.0 (/tms) and the plain tile service (/tiles): capabilities, tiles with
  * MapProxy's profile level shift (TMS only), origin flipping, HTTP caching and 304s.
  */
-import { RequestError, SourceError } from '../../errors.ts';
+import { RequestError } from '../../errors.ts';
 import { getLogger } from '../../log/logger.ts';
 import { tileManagerFor, type TileLayer, type TileLayerIndex } from '../../layer/tile-layer.ts';
 import { baseUrl, NO_CACHE_HEADERS } from '../../server/http.ts';
-import { tileCacheControl, tileResponse } from '../tile-response.ts';
+import { failure, tileCacheControl, tileResponse } from '../tile-response.ts';
 import type { TileCoord } from '../../grid/tile-grid.ts';
 import { pyFloat, xmlEscape } from '../../util/py-format.ts';
 import { internalTileCoord, publicBbox, tileServiceGrid, tileSets, type TileServiceGrid } from './tile-service-grid.ts';
@@ -152,20 +152,7 @@ ${sets}
   }
 
   private error(e: unknown, tms: boolean): Response {
-    let status: number;
-    let msg: string;
-    if (e instanceof RequestError) {
-      status = e.status;
-      msg = e.message;
-    } else if (e instanceof SourceError) {
-      status = 502;
-      msg = e.message;
-      log.warn(`source error: ${e.message}`);
-    } else {
-      status = 500;
-      msg = 'internal error';
-      log.error(`internal error: ${(e as Error)?.stack ?? e}`);
-    }
+    const { status, msg } = failure(e, log);
     if (tms) {
       const xml = `<?xml version="1.0"?>
 <TileMapServerError>

@@ -4,12 +4,12 @@
  * by URL template), with dimensions, HTTP caching and 304s as for TMS, and
  * OWS exception reports for every bad request.
  */
-import { RequestError, SourceError } from '../../errors.ts';
+import { RequestError } from '../../errors.ts';
 import type { TileCoord, TileGrid } from '../../grid/tile-grid.ts';
 import { tileManagerFor, type TileLayer } from '../../layer/tile-layer.ts';
 import { getLogger } from '../../log/logger.ts';
 import { baseUrl, NO_CACHE_HEADERS } from '../../server/http.ts';
-import { tileCacheControl, tileResponse } from '../tile-response.ts';
+import { failure, tileCacheControl, tileResponse } from '../tile-response.ts';
 import { xmlEscape } from '../../util/py-format.ts';
 import { combineFeatureInfo } from '../wms/featureinfo.ts';
 import { formatExt, wmtsCapabilities, type WmtsLayer } from './capabilities.ts';
@@ -251,24 +251,9 @@ export class WmtsService {
   }
 
   private error(e: unknown): Response {
-    let status: number;
-    let code: string;
-    let msg: string;
-    if (e instanceof RequestError) {
-      msg = e.message;
-      code = e.code ?? 'NoApplicableCode';
-      status = e.status;
-    } else if (e instanceof SourceError) {
-      status = 502;
-      code = 'NoApplicableCode';
-      msg = e.message;
-      log.warn(`source error: ${e.message}`);
-    } else {
-      status = 500;
-      code = 'NoApplicableCode';
-      msg = 'internal error';
-      log.error(`internal error: ${(e as Error)?.stack ?? e}`);
-    }
+    const f = failure(e, log);
+    const { status, msg } = f;
+    const code = f.code ?? 'NoApplicableCode';
     const xml = `<?xml version="1.0"?>
 <ows:ExceptionReport xmlns:ows="http://www.opengis.net/ows/1.1" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:schemaLocation="http://www.opengis.net/ows/1.1 http://schemas.opengis.net/ows/1.1.0/owsExceptionReport.xsd" version="1.0.0" xml:lang="en">
   <ows:Exception exceptionCode="${xmlEscape(code)}">
