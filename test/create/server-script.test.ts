@@ -7,6 +7,7 @@ import { runCreate } from '../../src/create/create.ts';
 import { resolveLib } from '../../src/create/server-script.ts';
 import * as lib from '../../src/index.ts';
 import * as esbuild from 'esbuild';
+import { bundleOptions } from '../../build.ts';
 import { DEBUG_CONFIG, startScript, which, type Started } from './helpers.ts';
 
 const root = path.resolve(import.meta.dir, '../..');
@@ -99,21 +100,8 @@ describe('mapproxy create -t wsgi-app', () => {
     }
     const { dir, config, script } = setup();
     const bundle = path.join(dir, 'mapproxy-lib.js');
-    // the same options as build.ts uses for dist/mapproxy-lib.js
-    await esbuild.build({
-      entryPoints: [srcIndex],
-      outfile: bundle,
-      bundle: true,
-      format: 'esm',
-      platform: 'neutral',
-      target: 'es2022',
-      mainFields: ['module', 'main'],
-      conditions: ['import', 'module', 'default'],
-      external: ['bun:*', 'node:*'],
-      loader: { '.wasm': 'binary' },
-      banner: { js: "import { createRequire as __mpCreateRequire } from 'node:module'; const require = __mpCreateRequire(import.meta.url);" },
-      logLevel: 'error',
-    });
+    // the options build.ts uses for dist/mapproxy-lib.js (with the demo viewer bundled in)
+    await esbuild.build({ ...(await bundleOptions()), entryPoints: [srcIndex], outfile: bundle, logLevel: 'error' });
     assert.equal(runCreate({ template: 'wsgi-app', mapproxyConf: config, lib: bundle, dest: script }, quiet), 0);
     const s = await start(deno, ['run', '--allow-all', '--no-config', script], { MAPPROXY_BIND: '127.0.0.1:0', DENO_NO_UPDATE_CHECK: '1' });
     const tile = await get(`${s.where}tms/1.0.0/dbg/webmercator/1/0/0.png`);
