@@ -5,6 +5,7 @@ import { VERSION } from '../src/version.ts';
 import { registerServeDevelop } from './serve-develop.ts';
 import { registerServeMultiappDevelop } from './serve-multiapp-develop.ts';
 import { registerGrids } from './grids.ts';
+import { registerServe } from './serve.ts';
 import { registerCreate } from './create.ts';
 
 const program = new Command();
@@ -12,6 +13,7 @@ program.name('mapproxy').description('MapProxy-compatible tile cache and map pro
 registerServeDevelop(program);
 registerServeMultiappDevelop(program);
 registerGrids(program);
+registerServe(program);
 registerCreate(program);
 program.parseAsync(process.argv).catch((e) => {
   console.error(`error: ${(e as Error).message}`);

@@ -1,0 +1,73 @@
+/** `mapproxy serve CONFIG [-b ADDR]... [-w N] ...`, and the hidden `serve-worker` its workers run. */
+import { Command } from 'commander';
+import { runServe } from '../src/server/serve.ts';
+import { runWorker } from '../src/server/serve-worker.ts';
+import { defaultWorkers, parseCount, parseLogLevel, parseServeBind, WORKER_ENV, type Bind, type WorkerSpec } from '../src/server/serve-options.ts';
+
+interface ServeFlags {
+  bind?: string[];
+  workers: string;
+  maxRequests: string;
+  maxRequestsJitter: string;
+  timeout: string;
+  gracefulTimeout: string;
+  keepalive: string;
+  accessLog?: string;
+  errorLog: string;
+  logLevel?: string;
+  pidFile?: string;
+  debug?: boolean;
+}
+
+/** Add the serve subcommand (and the internal serve-worker). */
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('production server: N worker processes on shared ports or a UNIX socket; SIGHUP reloads, SIGTERM drains')
+    .argument('<config>', 'mapproxy.yaml')
+    .option('-b, --bind <address>', '[HOST:]PORT or unix:PATH to listen on; repeatable (default localhost:8080)', (v: string, acc: string[] = []) => [...acc, v])
+    .option('-w, --workers <n>', 'worker processes', String(defaultWorkers()))
+    .option('--max-requests <n>', 'replace a worker after this many requests (0: never)', '0')
+    .option('--max-requests-jitter <n>', 'add up to this many requests to each worker’s limit', '0')
+    .option('-t, --timeout <seconds>', 'answer 503 to requests running longer; kill workers silent this long (0: no limit)', '30')
+    .option('--graceful-timeout <seconds>', 'time a stopping worker gets to finish its requests', '30')
+    .option('--keepalive <seconds>', 'idle keep-alive connections are closed after this long (0: no keep-alive)', '5')
+    .option('--access-log <file>', "access log in combined format, '-' for stdout")
+    .option('--error-log <file>', "error log, '-' for stderr", '-')
+    .option('--log-level <level>', 'debug, info, warning, error (default info, debug with --debug)')
+    .option('--pid-file <file>', 'write the supervisor pid here, removed at exit')
+    .option('--debug', 'add an X-MapProxy-Worker: PID response header and log debug messages')
+    .action(async (config: string, flags: ServeFlags) => {
+      let binds: Bind[];
+      let n;
+      try {
+        binds = (flags.bind ?? ['localhost:8080']).map(parseServeBind);
+        n = {
+          workers: parseCount('--workers', flags.workers, { integer: true, min: 1 }),
+          maxRequests: parseCount('--max-requests', flags.maxRequests, { integer: true }),
+          maxRequestsJitter: parseCount('--max-requests-jitter', flags.maxRequestsJitter, { integer: true }),
+          timeout: parseCount('--timeout', flags.timeout),
+          gracefulTimeout: parseCount('--graceful-timeout', flags.gracefulTimeout),
+          keepalive: parseCount('--keepalive', flags.keepalive, { integer: true, max: 255 }),
+          logLevel: parseLogLevel(flags.logLevel ?? (flags.debug ? 'debug' : 'info')),
+        };
+      } catch (e) {
+        console.error(`error: ${(e as Error).message}`);
+        process.exit(2);
+      }
+      const code = await runServe({ config, binds, ...n, accessLog: flags.accessLog, errorLog: flags.errorLog, pidFile: flags.pidFile, debug: flags.debug === true });
+      process.exit(code);
+    });
+
+  program.addCommand(
+    new Command('serve-worker').description('internal: a worker process of serve').action(async () => {
+      const raw = process.env[WORKER_ENV];
+      if (!raw) {
+        console.error(`error: serve-worker is started by mapproxy serve (${WORKER_ENV} not set)`);
+        process.exit(2);
+      }
+      await runWorker(JSON.parse(raw) as WorkerSpec);
+    }),
+    { hidden: true },
+  );
+}

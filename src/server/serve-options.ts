@@ -1,0 +1,94 @@
+/** The options of `mapproxy serve` and of its worker processes, with parsing and checks. */
+import * as os from 'node:os';
+import type { LogLevel } from '../log/logger.ts';
+import type { ListenTarget } from '../runtime/listen.ts';
+import { parseBind } from './serve-develop.ts';
+
+/** A public address: TCP host and port, or a UNIX socket path. */
+export type Bind = { kind: 'tcp'; hostname: string; port: number } | { kind: 'unix'; path: string };
+
+/** Everything `mapproxy serve` is told on its command line. */
+export interface ServeOptions {
+  config: string;
+  binds: Bind[];
+  workers: number;
+  /** Requests after which a worker is replaced (0: never). */
+  maxRequests: number;
+  /** Up to this many extra requests per worker, so workers do not all restart at once. */
+  maxRequestsJitter: number;
+  /** Seconds a request may run before it is answered 503 (0: no limit); also the worker watchdog. */
+  timeout: number;
+  /** Seconds a stopping worker gets to finish its requests. */
+  gracefulTimeout: number;
+  /** Seconds an idle keep-alive connection stays open (0: no keep-alive). */
+  keepalive: number;
+  accessLog?: string;
+  errorLog: string;
+  logLevel: LogLevel;
+  pidFile?: string;
+  /** Add X-MapProxy-Worker: PID to responses. */
+  debug: boolean;
+}
+
+/** What one worker process is told (as JSON in MAPPROXY_SERVE_WORKER). */
+export interface WorkerSpec {
+  config: string;
+  listen: ListenTarget[];
+  timeout: number;
+  gracefulTimeout: number;
+  keepalive: number;
+  /** This worker's own request limit, jitter included (0: none). */
+  maxRequests: number;
+  accessLog?: string;
+  errorLog: string;
+  logLevel: LogLevel;
+  debug: boolean;
+  /** Pid of the supervisor: a worker whose parent changed is orphaned and stops. */
+  parentPid: number;
+}
+
+/** Environment variable carrying the WorkerSpec of a worker process. */
+export const WORKER_ENV = 'MAPPROXY_SERVE_WORKER';
+
+/** `unix:/path/to.sock` or `[HOST:]PORT`. */
+export function parseServeBind(s: string): Bind {
+  if (s.startsWith('unix:')) {
+    const p = s.slice(5);
+    if (!p) throw new Error(`invalid bind address '${s}': expected unix:PATH`);
+    // sun_path holds 108 bytes on Linux (104 on BSDs) including the terminating NUL
+    if (Buffer.byteLength(p) > 103) throw new Error(`invalid bind address '${s}': UNIX socket path longer than 103 bytes`);
+    return { kind: 'unix', path: p };
+  }
+  return { kind: 'tcp', ...parseBind(s) };
+}
+
+/** A bind as gunicorn prints it: `http://127.0.0.1:8080` or `unix:/run/x.sock`. */
+export function formatBind(b: Bind): string {
+  if (b.kind === 'unix') return `unix:${b.path}`;
+  return `http://${b.hostname.includes(':') ? `[${b.hostname}]` : b.hostname}:${b.port}`;
+}
+
+/** Number of processors we may use: the default worker count. */
+export function defaultWorkers(): number {
+  return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length || 1;
+}
+
+const LEVELS: Record<string, LogLevel> = { debug: 'debug', info: 'info', warning: 'warning', warn: 'warning', error: 'error', critical: 'error', off: 'off' };
+
+/** A log level name as gunicorn and Python spell them. */
+export function parseLogLevel(s: string): LogLevel {
+  const l = LEVELS[s.toLowerCase()];
+  if (!l) throw new Error(`invalid log level '${s}': expected debug, info, warning, error or critical`);
+  return l;
+}
+
+/** A non-negative number option; integer when asked. */
+export function parseCount(name: string, s: string, opts: { integer?: boolean; min?: number; max?: number } = {}): number {
+  const n = Number(s);
+  const min = opts.min ?? 0;
+  if (s.trim() === '' || !Number.isFinite(n) || n < min || (opts.max !== undefined && n > opts.max) || (opts.integer && !Number.isInteger(n))) {
+    const range = opts.max !== undefined ? `${min}..${opts.max}` : `>= ${min}`;
+    throw new Error(`invalid ${name} '${s}': expected ${opts.integer ? 'an integer' : 'a number'} ${range}`);
+  }
+  return n;
+}

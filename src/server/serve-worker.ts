@@ -1,0 +1,134 @@
+/**
+ * One worker process of `mapproxy serve`: loads the config, listens where the
+ * supervisor said (shared TCP ports, its private UNIX socket), reports over
+ * fd 3 (ready, heartbeat, retire), and drains on SIGTERM.
+ */
+import * as fs from 'node:fs';
+import { clearInterval, setInterval, setTimeout } from 'node:timers';
+import { getLogger, setLogLevel, setLogSink } from '../log/logger.ts';
+import { listenHttp, type Listener } from '../runtime/listen.ts';
+import { AccessLog, errorLogSink, LogFile } from './log-output.ts';
+import { makeApp } from './reloading-app.ts';
+import type { WorkerSpec } from './serve-options.ts';
+import { guardHandler, type GuardedHandler } from './worker-handler.ts';
+
+const log = getLogger('mapproxy.system');
+
+/** The supervisor's end of the report channel. */
+const CHANNEL_FD = 3;
+
+/** Exit code of a worker that could not start (config error, address in use). */
+export const BOOT_FAILURE = 3;
+
+/** A message from a worker to the supervisor, one JSON object per line on fd 3. */
+export type WorkerMessage = { t: 'ready' } | { t: 'beat' } | { t: 'retire'; requests: number };
+
+/** Keep-alive idle when --keepalive 0: long enough to read a request, then close. */
+const NO_KEEPALIVE_IDLE = 5;
+
+/** Run a worker until it is told to stop; never returns normally. */
+export async function runWorker(spec: WorkerSpec): Promise<void> {
+  const errorLog = new LogFile(spec.errorLog, 'stderr');
+  setLogSink(errorLogSink(errorLog));
+  setLogLevel('', spec.logLevel);
+  const accessLog = spec.accessLog ? new AccessLog(new LogFile(spec.accessLog, 'stdout')) : undefined;
+  try {
+    (process as { title: string }).title = 'mapproxy serve worker';
+  } catch {
+    /* cosmetic only */
+  }
+
+  let stopping = false;
+  let beat: ReturnType<typeof setInterval> | undefined;
+  let listeners: Listener[] = [];
+  const send = (m: WorkerMessage): void => {
+    try {
+      fs.writeSync(CHANNEL_FD, `${JSON.stringify(m)}\n`);
+    } catch {
+      // the supervisor is gone (EPIPE) or never was (EBADF): nobody manages us
+      void stop('supervisor gone');
+    }
+  };
+
+  const exit = (code: number): never => {
+    accessLog?.close();
+    errorLog.close();
+    process.exit(code);
+  };
+
+  let requests = 0;
+  let retired = false;
+  const idle = spec.keepalive > 0 ? spec.keepalive : NO_KEEPALIVE_IDLE;
+  const onRequest =
+    spec.maxRequests > 0
+      ? () => {
+          if (++requests >= spec.maxRequests && !retired) {
+            retired = true;
+            log.debug(`worker reached ${requests} requests, asking for a replacement`);
+            send({ t: 'retire', requests });
+          }
+        }
+      : undefined;
+
+  let guarded: GuardedHandler;
+  try {
+    // no reloader: the supervisor replaces workers on SIGHUP
+    const app = makeApp(spec.config);
+    guarded = guardHandler(app.fetch, { timeout: spec.timeout, keepalive: spec.keepalive, idleTimeout: idle, debug: spec.debug, accessLog, onRequest });
+    for (const target of spec.listen) {
+      const where = target.kind === 'unix' ? `unix:${target.path}` : `${target.hostname}:${target.port}`;
+      try {
+        listeners.push(await listenHttp(target, { fetch: guarded.fetch, idleTimeout: idle, reusePort: true }));
+      } catch (e) {
+        throw new Error(`cannot listen on ${where}: ${(e as Error).message}`);
+      }
+    }
+  } catch (e) {
+    log.error(`worker failed to boot: ${(e as Error).message}`);
+    await Promise.all(listeners.map((l) => l.stop(true)));
+    return exit(BOOT_FAILURE);
+  }
+  const handler = guarded;
+
+  async function stop(why: string): Promise<void> {
+    if (stopping) return;
+    stopping = true;
+    clearInterval(beat);
+    log.debug(`worker stopping (${why})`);
+    // Busy keep-alive connections get one more answer with Connection: close
+    // and reconnect to another worker, instead of being cut while idle.
+    handler.drain();
+    await sleep(DRAIN_GRACE_MS);
+    const force = setTimeout(() => {
+      log.warn(`graceful timeout (${spec.gracefulTimeout} s) reached, closing open connections`);
+      void Promise.all(listeners.map((l) => l.stop(true))).finally(() => exit(0));
+    }, spec.gracefulTimeout * 1000);
+    await Promise.all(listeners.map((l) => l.stop(false)));
+    clearTimeout(force);
+    listeners = [];
+    exit(0);
+  }
+
+  beat = setInterval(() => {
+    // reparented: the supervisor died without telling us
+    if (process.ppid !== spec.parentPid) void stop('supervisor gone');
+    else send({ t: 'beat' });
+  }, 1000);
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  // Ctrl-C reaches the whole process group; the supervisor orders the shutdown
+  process.on('SIGINT', () => {});
+  // SIGHUP is the supervisor's business (reload); a closing terminal must not kill workers
+  process.on('SIGHUP', () => {});
+  process.on('SIGUSR1', () => {
+    errorLog.reopen();
+    accessLog?.out.reopen();
+  });
+  send({ t: 'ready' });
+}
+
+/** Time between switching to Connection: close and closing the listeners. */
+const DRAIN_GRACE_MS = 150;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

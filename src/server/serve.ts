@@ -1,0 +1,292 @@
+/**
+ * `mapproxy serve`: the production server (what gunicorn -w N does for
+ * MapProxy). A supervisor process validates the config, owns the pid file and
+ * the UNIX sockets, and runs N worker processes sharing the TCP ports
+ * (SO_REUSEPORT). SIGTERM/SIGINT drain and exit, SIGHUP replaces all workers
+ * after validating the config again, SIGUSR1 reopens the log files.
+ */
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { loadConfig } from '../config/loader.ts';
+import { buildProxy } from '../core/build-proxy.ts';
+import { ConfigError } from '../errors.ts';
+import { getLogger, setLogLevel, setLogSink } from '../log/logger.ts';
+import type { ListenTarget } from '../runtime/listen.ts';
+import { selfCommand } from '../runtime/self-command.ts';
+import { VERSION } from '../version.ts';
+import { errorLogSink, LogFile } from './log-output.ts';
+import { formatBind, type Bind, type ServeOptions } from './serve-options.ts';
+import { forwardUnix, type UnixForwarder } from './unix-forwarder.ts';
+import { WorkerPool } from './workers.ts';
+
+const log = getLogger('mapproxy.system');
+
+/** Milliseconds a worker gets to load the config and listen. */
+const BOOT_TIMEOUT_MS = 60_000;
+
+/** Run the server until a shutdown signal; resolves with the process exit code. */
+export async function runServe(opts: ServeOptions): Promise<number> {
+  let errorLog: LogFile;
+  try {
+    errorLog = new LogFile(opts.errorLog, 'stderr');
+    if (opts.accessLog && opts.accessLog !== '-') new LogFile(opts.accessLog, 'stdout').close();
+  } catch (e) {
+    console.error(`error: cannot open log file: ${(e as Error).message}`);
+    return 2;
+  }
+  setLogSink(errorLogSink(errorLog));
+  setLogLevel('', opts.logLevel);
+  const config = path.resolve(opts.config);
+
+  const problem = validateConfig(config, true);
+  if (problem) {
+    console.error(`error: ${problem}`);
+    if (opts.errorLog !== '-') log.error(problem);
+    return 2;
+  }
+
+  const cleanups: (() => void)[] = [];
+  const cleanup = () => {
+    for (const f of cleanups.splice(0).reverse()) {
+      try {
+        f();
+      } catch {
+        /* best effort at exit */
+      }
+    }
+    errorLog.close();
+  };
+  const fail = (msg: string, code = 1): number => {
+    log.error(msg);
+    if (opts.errorLog !== '-') console.error(`error: ${msg}`);
+    cleanup();
+    return code;
+  };
+
+  if (opts.pidFile) {
+    const err = writePidFile(opts.pidFile);
+    if (err) return fail(err);
+    const pidFile = opts.pidFile;
+    cleanups.push(() => removePidFile(pidFile));
+  }
+
+  // check the TCP addresses here (a clear error instead of N failing workers) and resolve port 0
+  const tcp: ListenTarget[] = [];
+  const shown: Bind[] = [];
+  for (const b of opts.binds) {
+    if (b.kind !== 'tcp') continue;
+    try {
+      const port = await probePort(b.hostname, b.port);
+      tcp.push({ kind: 'tcp', hostname: b.hostname, port });
+      shown.push({ ...b, port });
+    } catch (e) {
+      return fail(`cannot listen on ${formatBind(b)}: ${(e as Error).message}`);
+    }
+  }
+  const unixBinds = opts.binds.filter((b): b is Extract<Bind, { kind: 'unix' }> => b.kind === 'unix');
+  let runDir: string | undefined;
+  if (unixBinds.length) {
+    runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mapproxy-serve-'));
+    const dir = runDir;
+    cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+  }
+
+  let stopping: Promise<number> | undefined;
+  let finish!: (code: number) => void;
+  const finished = new Promise<number>((r) => (finish = r));
+  const forwarders: UnixForwarder[] = [];
+
+  const pool = new WorkerPool({
+    size: opts.workers,
+    command: selfCommand(),
+    watchdog: opts.timeout > 0 ? Math.max(opts.timeout, 5) : 0,
+    gracefulTimeout: opts.gracefulTimeout,
+    bootTimeout: BOOT_TIMEOUT_MS,
+    onFatal: (reason) => void shutdown(`fatal: ${reason}`, 1),
+    spec: (slot, seq) => {
+      const socket = runDir ? path.join(runDir, `w${slot}-${seq}.sock`) : undefined;
+      const jitter = opts.maxRequestsJitter > 0 ? Math.floor(Math.random() * (opts.maxRequestsJitter + 1)) : 0;
+      return {
+        socket,
+        spec: {
+          config,
+          listen: socket ? [...tcp, { kind: 'unix', path: socket }] : tcp,
+          timeout: opts.timeout,
+          gracefulTimeout: opts.gracefulTimeout,
+          keepalive: opts.keepalive,
+          maxRequests: opts.maxRequests > 0 ? opts.maxRequests + jitter : 0,
+          accessLog: opts.accessLog,
+          errorLog: opts.errorLog,
+          logLevel: opts.logLevel,
+          debug: opts.debug,
+          parentPid: process.pid,
+        },
+      };
+    },
+  });
+
+  function shutdown(why: string, code: number): Promise<number> {
+    if (stopping) {
+      log.warn(`${why} again, killing the workers now`);
+      pool.kill();
+      return stopping;
+    }
+    log.info(`${why}: shutting down gracefully`);
+    stopping = (async () => {
+      await Promise.all(forwarders.map((f) => f.stopAccepting()));
+      await pool.shutdown();
+      for (const f of forwarders) f.destroy();
+      log.info('shutdown complete');
+      cleanup();
+      finish(code);
+      return code;
+    })();
+    return stopping;
+  }
+
+  let reloading = false;
+  let reloadAgain = false;
+  let hinted = false;
+  let started = false;
+  async function reload(): Promise<void> {
+    if (stopping) return;
+    if (!started) {
+      log.warn('SIGHUP while starting, ignored');
+      return;
+    }
+    if (reloading) {
+      reloadAgain = true;
+      return;
+    }
+    reloading = true;
+    try {
+      do {
+        reloadAgain = false;
+        log.info(`SIGHUP: reloading ${config}`);
+        const err = validateConfig(config, true);
+        if (err) {
+          log.error(`configuration has errors, keeping the running workers: ${err}`);
+          continue;
+        }
+        if (tcp.length && !hinted) hinted = migrateHint();
+        if (await pool.reload()) log.info(`reloaded ${config}, workers ${pool.pids().join(', ')}`);
+      } while (reloadAgain && !stopping);
+    } finally {
+      reloading = false;
+    }
+  }
+
+  const handlers: [NodeJS.Signals, () => void][] = [
+    ['SIGTERM', () => void shutdown('SIGTERM', 0)],
+    ['SIGINT', () => void shutdown('SIGINT', 0)],
+    ['SIGHUP', () => void reload()],
+    [
+      'SIGUSR1',
+      () => {
+        errorLog.reopen();
+        pool.signalAll('SIGUSR1');
+      },
+    ],
+  ];
+  for (const [sig, h] of handlers) process.on(sig, h);
+  cleanups.push(() => {
+    for (const [sig, h] of handlers) process.off(sig, h);
+  });
+
+  log.info(`mapproxy-ts ${VERSION} serve ${config} (supervisor pid ${process.pid})`);
+  try {
+    for (const b of unixBinds) forwarders.push(await forwardUnix(b.path, pool));
+  } catch (e) {
+    await Promise.all(forwarders.map((f) => f.stopAccepting()));
+    return fail(`cannot listen on ${formatBind(unixBinds[forwarders.length])}: ${(e as Error).message}`);
+  }
+  try {
+    await pool.start();
+  } catch (e) {
+    if (!stopping) void shutdown(`cannot start: ${(e as Error).message}`, 1);
+    return finished;
+  }
+  started = true;
+  const where = [...shown, ...unixBinds].map(formatBind).join(', ');
+  log.info(`listening at ${where} with ${opts.workers} worker(s): ${pool.pids().join(', ')}`);
+  return finished;
+}
+
+/**
+ * Old workers leave the SO_REUSEPORT group by closing their listener; the
+ * kernel resets connections still queued on it unless tcp_migrate_req hands
+ * them to the other listeners. Say so once, where it applies.
+ */
+function migrateHint(): boolean {
+  try {
+    if (fs.readFileSync('/proc/sys/net/ipv4/tcp_migrate_req', 'utf8').trim() === '0') {
+      log.info('net.ipv4.tcp_migrate_req is 0: a TCP connection arriving in the instant an old worker closes its listener is reset; sysctl net.ipv4.tcp_migrate_req=1 hands such connections to the new workers');
+    }
+  } catch {
+    /* not Linux, or no such setting (kernel < 5.14) */
+  }
+  return true;
+}
+
+/** loadConfig + buildProxy, as every worker will; the error message, or undefined when fine. */
+function validateConfig(config: string, warn: boolean): string | undefined {
+  try {
+    const proxy = buildProxy(loadConfig(config));
+    if (warn) for (const w of proxy.config.warnings) log.warn(String(w));
+    return undefined;
+  } catch (e) {
+    if (e instanceof ConfigError || (e as NodeJS.ErrnoException).code === 'ENOENT') return (e as Error).message;
+    return `cannot load ${config}: ${(e as Error).message}`;
+  }
+}
+
+/**
+ * Bind host:port once without SO_REUSEPORT: fails when anything (another
+ * mapproxy serve included) listens there; also turns port 0 into a real port.
+ */
+function probePort(hostname: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', (e: NodeJS.ErrnoException) => reject(new Error(e.code === 'EADDRINUSE' ? 'address already in use' : e.message)));
+    srv.listen({ host: hostname, port, exclusive: true }, () => {
+      const addr = srv.address();
+      const p = typeof addr === 'object' && addr ? addr.port : port;
+      srv.close(() => resolve(p));
+    });
+  });
+}
+
+/** Write our pid; refuse when the file names another live process. */
+function writePidFile(file: string): string | undefined {
+  try {
+    const old = Number.parseInt(fs.readFileSync(file, 'utf8'), 10);
+    if (old > 0 && old !== process.pid && isAlive(old)) return `pid file ${file} names a running process (${old}); is mapproxy already running?`;
+  } catch {
+    /* no previous pid file */
+  }
+  try {
+    fs.writeFileSync(file, `${process.pid}\n`);
+  } catch (e) {
+    return `cannot write pid file: ${(e as Error).message}`;
+  }
+  return undefined;
+}
+
+function removePidFile(file: string): void {
+  try {
+    if (Number.parseInt(fs.readFileSync(file, 'utf8'), 10) === process.pid) fs.unlinkSync(file);
+  } catch {
+    /* already gone */
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
