@@ -160,6 +160,21 @@ function childPids(pid: number): number[] {
   return out;
 }
 
+/** CPU time (user + system) of processes in ms: robust against other load on the machine, unlike req/s. */
+function cpuMs(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(f[11]) + Number(f[12]); // utime, stime (fields 14 and 15)
+    } catch {
+      /* exited */
+    }
+  }
+  return ticks * 10; // USER_HZ is 100 on Linux
+}
+
 /** VmRSS of a process in MB. */
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -168,17 +183,25 @@ function rssMb(pid: number): number {
 
 interface WrkResult {
   rps: number;
+  requests: number;
+  /** Server CPU time per request in microseconds (all its processes). */
+  cpuUs?: number;
   p50: string;
   p99: string;
   errors: string;
 }
 
-function runWrk(port: number): WrkResult {
+/** wrk against port; pids are the server's processes, whose CPU time is charged to the requests. */
+function runWrk(port: number, pids: number[] = []): WrkResult {
+  const cpu0 = cpuMs(pids);
   const r = spawnSync('wrk', ['-t1', '-c32', `-d${SECONDS}s`, '--latency', '-s', lua, `http://127.0.0.1:${port}`], { encoding: 'utf8' });
   const out = r.stdout;
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
   const sockErr = /Socket errors: (.*)/.exec(out)?.[1];
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? NaN);
   return {
+    requests,
+    cpuUs: pids.length ? ((cpuMs(pids) - cpu0) * 1000) / requests : undefined,
     rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN),
     p50: /\s50%\s+([\d.]+\w+)/.exec(out)?.[1] ?? '?',
     p99: /\s99%\s+([\d.]+\w+)/.exec(out)?.[1] ?? '?',
@@ -205,7 +228,8 @@ const median = (r: Row) => [...r.runs].sort((a, b) => a.rps - b.rps)[Math.floor(
 const line = (r: Row) => {
   const m = median(r);
   const all = r.runs.length > 1 ? `  (runs: ${r.runs.map((x) => x.rps.toFixed(0)).join(', ')})` : '';
-  return `${r.name.padEnd(40)} ${m.rps.toFixed(0).padStart(7)} req/s  p50 ${m.p50.padStart(8)}  p99 ${m.p99.padStart(8)}  RSS/worker ${r.rss.map((mb) => mb.toFixed(0)).join('/')} MB  non-2xx ${m.errors}${r.note ? `  ${r.note}` : ''}${all}`;
+  const cpu = m.cpuUs !== undefined ? `  CPU ${m.cpuUs.toFixed(0).padStart(3)} us/req` : '';
+  return `${r.name.padEnd(40)} ${m.rps.toFixed(0).padStart(7)} req/s  p50 ${m.p50.padStart(8)}  p99 ${m.p99.padStart(8)}${cpu}  RSS/worker ${r.rss.map((mb) => mb.toFixed(0)).join('/')} MB  non-2xx ${m.errors}${r.note ? `  ${r.note}` : ''}${all}`;
 };
 
 const load = fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
@@ -231,7 +255,7 @@ async function benchOurs(name: string, extra: string[]): Promise<void> {
   const c = start(bin, ['serve', 'mapproxy.yaml', '-b', `127.0.0.1:${port}`, '-w', String(WORKERS), ...extra]);
   await waitFor(`http://127.0.0.1:${port}${urls[0]}`, 10_000);
   await sleep(200);
-  const wrk = runWrk(port);
+  const wrk = runWrk(port, [c.pid!, ...childPids(c.pid!)]);
   record(name, wrk, childPids(c.pid!).map(rssMb), `supervisor ${rssMb(c.pid!).toFixed(0)} MB`);
   await stop(c);
 }
@@ -265,7 +289,7 @@ http {
   );
   const c = start('nginx', ['-c', nginxConf, '-p', dir]);
   await waitFor(`http://127.0.0.1:${port}${urls[0]}`, 10_000);
-  const wrk = runWrk(port);
+  const wrk = runWrk(port, [c.pid!, ...childPids(c.pid!)]);
   record(`nginx ${WORKERS} workers, static files`, wrk, childPids(c.pid!).map(rssMb));
   await stop(c, 'SIGQUIT');
 }
@@ -292,7 +316,7 @@ if (gunicorn) {
   const c = start(gunicorn, ['-w', String(WORKERS), '-b', `127.0.0.1:${port}`, '--chdir', dir, 'config:application']);
   const t = await waitFor(`http://127.0.0.1:${port}${urls[0]}`, 30_000);
   await sleep(500);
-  record(`MapProxy 1.15 gunicorn -w ${WORKERS}`, runWrk(port), childPids(c.pid!).map(rssMb), `startup to first tile ${t.toFixed(0)} ms`);
+  record(`MapProxy 1.15 gunicorn -w ${WORKERS}`, runWrk(port, [c.pid!, ...childPids(c.pid!)]), childPids(c.pid!).map(rssMb), `startup to first tile ${t.toFixed(0)} ms`);
   await stop(c);
 } else console.log('bench: gunicorn with MapProxy not found, skipped (apt-get install gunicorn mapproxy)');
 
@@ -300,6 +324,9 @@ for (const r of rows.values()) console.log(line(r));
 const all = [...rows.values()];
 const ours = all[0];
 const nginx = all.find((r) => r.name.startsWith('nginx'));
-if (nginx) console.log(`mapproxy-ts / nginx: ${(median(ours).rps / median(nginx).rps).toFixed(2)}x req/s (target >= 0.75x)`);
+if (nginx) {
+  const cpu = (r: Row) => [...r.runs].map((x) => x.cpuUs ?? NaN).sort((a, b) => a - b)[Math.floor(r.runs.length / 2)];
+  console.log(`mapproxy-ts / nginx: ${(median(ours).rps / median(nginx).rps).toFixed(2)}x req/s (target >= 0.75x); CPU per request ${(cpu(ours) / cpu(nginx)).toFixed(2)}x nginx's`);
+}
 const mp = all.find((r) => r.name.startsWith('MapProxy'));
 if (mp) console.log(`mapproxy-ts / MapProxy gunicorn: ${(median(ours).rps / median(mp).rps).toFixed(1)}x req/s`);

@@ -15,6 +15,8 @@ interface ServeFlags {
   accessLog?: string;
   errorLog: string;
   logLevel?: string;
+  logConfig?: string;
+  trustedProxies?: string;
   pidFile?: string;
   debug?: boolean;
 }
@@ -35,6 +37,8 @@ export function registerServe(program: Command): void {
     .option('--access-log <file>', "access log in combined format, '-' for stdout")
     .option('--error-log <file>', "error log, '-' for stderr", '-')
     .option('--log-level <level>', 'debug, info, warning, error (default info, debug with --debug)')
+    .option('--log-config <file>', "a MapProxy log.ini (Python logging's format); replaces --error-log and --log-level")
+    .option('--trusted-proxies <list>', "peers whose X-Forwarded-*, X-Script-Name and Forwarded headers count: IPs, CIDR ranges, 'unix', '*' (default: loopback and UNIX socket)")
     .option('--pid-file <file>', 'write the supervisor pid here, removed at exit')
     .option('--debug', 'add an X-MapProxy-Worker: PID response header and log debug messages')
     .action(async (config: string, flags: ServeFlags) => {
@@ -55,7 +59,7 @@ export function registerServe(program: Command): void {
         console.error(`error: ${(e as Error).message}`);
         process.exit(2);
       }
-      const code = await runServe({ config, binds, ...n, accessLog: flags.accessLog, errorLog: flags.errorLog, pidFile: flags.pidFile, debug: flags.debug === true });
+      const code = await runServe({ config, binds, ...n, accessLog: flags.accessLog, errorLog: flags.errorLog, pidFile: flags.pidFile, logConfig: flags.logConfig, trustedProxies: flags.trustedProxies, debug: flags.debug === true });
       process.exit(code);
     });
 

@@ -105,7 +105,7 @@ RestartSec=2s
 # SIGTERM goes to the main process only: it stops accepting and lets the
 # workers finish what they are serving; whatever is left is killed later
 KillMode=mixed
-TimeoutStopSec=30s
+TimeoutStopSec=40s
 LimitNOFILE=65536
 
 # ${runtimeDir} holds the socket: created at start, removed at stop

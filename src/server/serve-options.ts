@@ -26,6 +26,10 @@ export interface ServeOptions {
   errorLog: string;
   logLevel: LogLevel;
   pidFile?: string;
+  /** A MapProxy log.ini; replaces --error-log and --log-level. */
+  logConfig?: string;
+  /** Peers whose proxy headers count (--trusted-proxies), as given. */
+  trustedProxies?: string;
   /** Add X-MapProxy-Worker: PID to responses. */
   debug: boolean;
 }
@@ -42,6 +46,8 @@ export interface WorkerSpec {
   accessLog?: string;
   errorLog: string;
   logLevel: LogLevel;
+  logConfig?: string;
+  trustedProxies?: string;
   debug: boolean;
   /** Pid of the supervisor: a worker whose parent changed is orphaned and stops. */
   parentPid: number;
@@ -73,7 +79,7 @@ export function defaultWorkers(): number {
   return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length || 1;
 }
 
-const LEVELS: Record<string, LogLevel> = { debug: 'debug', info: 'info', warning: 'warning', warn: 'warning', error: 'error', critical: 'error', off: 'off' };
+const LEVELS: Record<string, LogLevel> = { debug: 'debug', info: 'info', warning: 'warning', warn: 'warning', error: 'error', critical: 'critical', off: 'off' };
 
 /** A log level name as gunicorn and Python spell them. */
 export function parseLogLevel(s: string): LogLevel {

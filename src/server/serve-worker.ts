@@ -5,9 +5,11 @@
  */
 import * as fs from 'node:fs';
 import { clearInterval, setInterval, setTimeout } from 'node:timers';
+import { applyLogConfig } from '../log/log-config.ts';
 import { getLogger, setLogLevel, setLogSink } from '../log/logger.ts';
 import { listenHttp, type Listener } from '../runtime/listen.ts';
 import { AccessLog, errorLogSink, LogFile } from './log-output.ts';
+import { parseTrustedProxies } from './proxy-headers.ts';
 import { makeApp } from './reloading-app.ts';
 import type { WorkerSpec } from './serve-options.ts';
 import { guardHandler, type GuardedHandler } from './worker-handler.ts';
@@ -31,6 +33,13 @@ export async function runWorker(spec: WorkerSpec): Promise<void> {
   const errorLog = new LogFile(spec.errorLog, 'stderr');
   setLogSink(errorLogSink(errorLog));
   setLogLevel('', spec.logLevel);
+  // checked by the supervisor already; a file changed since then fails the boot below
+  let logConfigError: unknown;
+  try {
+    if (spec.logConfig) applyLogConfig(spec.logConfig);
+  } catch (e) {
+    logConfigError = e;
+  }
   const accessLog = spec.accessLog ? new AccessLog(new LogFile(spec.accessLog, 'stdout')) : undefined;
   try {
     (process as { title: string }).title = 'mapproxy serve worker';
@@ -72,8 +81,10 @@ export async function runWorker(spec: WorkerSpec): Promise<void> {
 
   let guarded: GuardedHandler;
   try {
+    if (logConfigError) throw logConfigError;
     // no reloader: the supervisor replaces workers on SIGHUP
-    const app = makeApp(spec.config);
+    const trustedProxies = spec.trustedProxies !== undefined ? parseTrustedProxies([spec.trustedProxies]) : undefined;
+    const app = makeApp(spec.config, { trustedProxies });
     guarded = guardHandler(app.fetch, { timeout: spec.timeout, keepalive: spec.keepalive, idleTimeout: idle, debug: spec.debug, accessLog, onRequest });
     for (const target of spec.listen) {
       const where = target.kind === 'unix' ? `unix:${target.path}` : `${target.hostname}:${target.port}`;

@@ -12,11 +12,13 @@ import * as path from 'node:path';
 import { loadConfig } from '../config/loader.ts';
 import { buildProxy } from '../core/build-proxy.ts';
 import { ConfigError } from '../errors.ts';
+import { applyLogConfig } from '../log/log-config.ts';
 import { getLogger, setLogLevel, setLogSink } from '../log/logger.ts';
 import type { ListenTarget } from '../runtime/listen.ts';
 import { selfCommand } from '../runtime/self-command.ts';
 import { VERSION } from '../version.ts';
 import { errorLogSink, LogFile } from './log-output.ts';
+import { parseTrustedProxies } from './proxy-headers.ts';
 import { formatBind, type Bind, type ServeOptions } from './serve-options.ts';
 import { forwardUnix, type UnixForwarder } from './unix-forwarder.ts';
 import { WorkerPool } from './workers.ts';
@@ -39,8 +41,17 @@ export async function runServe(opts: ServeOptions): Promise<number> {
   setLogSink(errorLogSink(errorLog));
   setLogLevel('', opts.logLevel);
   const config = path.resolve(opts.config);
+  const logConfig = opts.logConfig ? path.resolve(opts.logConfig) : undefined;
+  try {
+    if (opts.trustedProxies !== undefined) parseTrustedProxies([opts.trustedProxies]);
+    // the log.ini replaces --error-log and --log-level, in the supervisor as in every worker
+    if (logConfig) applyLogConfig(logConfig);
+  } catch (e) {
+    console.error(`error: ${(e as Error).message}`);
+    return 2;
+  }
 
-  const problem = validateConfig(config, true);
+  const problem = validateConfig(config);
   if (problem) {
     console.error(`error: ${problem}`);
     if (opts.errorLog !== '-') log.error(problem);
@@ -120,6 +131,8 @@ export async function runServe(opts: ServeOptions): Promise<number> {
           accessLog: opts.accessLog,
           errorLog: opts.errorLog,
           logLevel: opts.logLevel,
+          logConfig,
+          trustedProxies: opts.trustedProxies,
           debug: opts.debug,
           parentPid: process.pid,
         },
@@ -165,7 +178,7 @@ export async function runServe(opts: ServeOptions): Promise<number> {
       do {
         reloadAgain = false;
         log.info(`SIGHUP: reloading ${config}`);
-        const err = validateConfig(config, true);
+        const err = validateConfig(config);
         if (err) {
           log.error(`configuration has errors, keeping the running workers: ${err}`);
           continue;
@@ -185,6 +198,7 @@ export async function runServe(opts: ServeOptions): Promise<number> {
     [
       'SIGUSR1',
       () => {
+        // a log.ini's file handlers notice a rotated file by themselves
         errorLog.reopen();
         pool.signalAll('SIGUSR1');
       },
@@ -231,10 +245,10 @@ function migrateHint(): boolean {
 }
 
 /** loadConfig + buildProxy, as every worker will; the error message, or undefined when fine. */
-function validateConfig(config: string, warn: boolean): string | undefined {
+function validateConfig(config: string): string | undefined {
   try {
     const proxy = buildProxy(loadConfig(config));
-    if (warn) for (const w of proxy.config.warnings) log.warn(String(w));
+    for (const w of proxy.config.warnings) log.warn(String(w));
     return undefined;
   } catch (e) {
     if (e instanceof ConfigError || (e as NodeJS.ErrnoException).code === 'ENOENT') return (e as Error).message;

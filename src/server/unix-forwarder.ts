@@ -48,8 +48,7 @@ export async function forwardUnix(path: string, workers: WorkerSource): Promise<
     server.listen(path, () => resolve());
   });
   server.on('error', (e) => log.error(`unix:${path}: ${e.message}`));
-  // like gunicorn's default umask 0: who may connect is decided by the directory's permissions
-  fs.chmodSync(path, 0o777);
+  // the socket's mode follows the umask (systemd UMask=0007: the group may connect)
   const ino = fs.statSync(path).ino;
   return {
     path,

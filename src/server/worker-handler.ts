@@ -2,7 +2,8 @@
  * What a `serve` worker puts around the app's fetch handler: the request
  * timeout (503, work abandoned), keep-alive and drain (Connection: close),
  * the access log, the debug worker header, and a generic 500 for errors so
- * no stack trace reaches a client.
+ * no stack trace reaches a client. This runs for every cache hit, so it
+ * allocates one promise per request and no timer.
  */
 import { setInterval } from 'node:timers';
 import { getLogger } from '../log/logger.ts';
@@ -46,27 +47,45 @@ export function guardHandler(app: FetchHandler, opts: GuardOptions): GuardedHand
   const during = opts.timeout === 0 ? 0 : Math.ceil(opts.timeout) + 2;
   const access = opts.accessLog;
 
-  const fetch = async (req: Request, peer: Peer): Promise<Response> => {
-    const started = access ? Date.now() : 0;
-    if (lift) peer.timeout(during);
-    let resp: Response;
-    try {
-      // the peer decides whether proxy headers count; a UNIX socket peer is '' (trusted by default)
-      const r = app(req, () => {
-        const a = peer.remote();
-        return a === '-' ? '' : a;
-      });
-      resp = deadlines && r instanceof Promise ? await deadlines.race(r, req) : await r;
-    } catch (e) {
-      log.error(`error handling ${req.method} ${pathOf(req.url)}: ${(e as Error)?.stack ?? e}`);
-      resp = plain(500, 'internal error');
-    }
+  const finish = (req: Request, resp: Response, peer: Peer, started: number): Response | Promise<Response> => {
     if (lift) peer.timeout(opts.idleTimeout);
     if (closing) resp = withHeader(resp, 'Connection', 'close');
     if (opts.debug) resp = withHeader(resp, 'X-MapProxy-Worker', pid);
-    if (access) resp = await logAccess(access, req, resp, peer, started);
     opts.onRequest?.();
-    return resp;
+    return access ? logAccess(access, req, resp, peer, started) : resp;
+  };
+  const failed = (req: Request, e: unknown): Response => {
+    log.error(`error handling ${req.method} ${pathOf(req.url)}: ${(e as Error)?.stack ?? e}`);
+    return plain(500, 'internal error');
+  };
+
+  const fetch = (req: Request, peer: Peer): Response | Promise<Response> => {
+    const started = access ? Date.now() : 0;
+    if (lift) peer.timeout(during);
+    let r: Response | Promise<Response>;
+    try {
+      // the peer decides whether proxy headers count; a UNIX socket peer is '' (trusted by default)
+      r = app(req, () => {
+        const a = peer.remote();
+        return a === '-' ? '' : a;
+      });
+    } catch (e) {
+      return finish(req, failed(req, e), peer, started);
+    }
+    if (!(r instanceof Promise)) return finish(req, r, peer, started);
+    const p = r;
+    return new Promise<Response>((resolve) => {
+      const entry = deadlines?.add(req, (timedOut) => resolve(finish(req, timedOut, peer, started)));
+      p.then(
+        (resp) => {
+          // false: the deadline already answered 503, this result is dropped
+          if (!entry || deadlines!.settle(entry)) resolve(finish(req, resp, peer, started));
+        },
+        (e) => {
+          if (!entry || deadlines!.settle(entry)) resolve(finish(req, failed(req, e), peer, started));
+        },
+      );
+    });
   };
   return {
     fetch,
@@ -80,7 +99,7 @@ export function guardHandler(app: FetchHandler, opts: GuardOptions): GuardedHand
 interface Pending {
   deadline: number;
   req: Request;
-  resolve(r: Response): void;
+  onTimeout(r: Response): void;
 }
 
 /**
@@ -94,36 +113,30 @@ class Deadlines {
 
   constructor(private readonly ms: number) {}
 
-  /** p, or a 503 once the timeout has passed; the loser's result is dropped (its rejection too). */
-  race(p: Promise<Response>, req: Request): Promise<Response> {
+  /** Register a request; onTimeout gets the 503 if it is still pending when its time is up. */
+  add(req: Request, onTimeout: (r: Response) => void): Pending {
     if (!this.timer) {
       this.timer = setInterval(() => this.sweep(), Math.min(SWEEP_MS, this.ms));
       this.timer.unref();
     }
-    return new Promise((resolve, reject) => {
-      const entry: Pending = { deadline: performance.now() + this.ms, req, resolve };
-      this.pending.add(entry);
-      p.then(
-        (r) => {
-          this.pending.delete(entry);
-          resolve(r);
-        },
-        (e) => {
-          this.pending.delete(entry);
-          reject(e);
-        },
-      );
-    });
+    // monotonic clock: a clock step must not reorder deadlines
+    const entry: Pending = { deadline: performance.now() + this.ms, req, onTimeout };
+    this.pending.add(entry);
+    return entry;
+  }
+
+  /** The request has its answer; false when the timeout came first. */
+  settle(entry: Pending): boolean {
+    return this.pending.delete(entry);
   }
 
   private sweep(): void {
-    // monotonic clock: a clock step must not reorder deadlines
     const now = performance.now();
     for (const e of this.pending) {
       if (e.deadline > now) break;
       this.pending.delete(e);
       log.warn(`request timed out after ${this.ms / 1000} s, answered 503: ${e.req.method} ${pathOf(e.req.url)}`);
-      e.resolve(plain(503, 'request timed out'));
+      e.onTimeout(plain(503, 'request timed out'));
     }
   }
 }
@@ -153,18 +166,18 @@ function pathOf(url: string): string {
   return i < 0 ? '/' : url.slice(i);
 }
 
-async function logAccess(access: AccessLog, req: Request, resp: Response, peer: Peer, started: number): Promise<Response> {
-  let bytes = 0;
-  if (resp.body !== null && req.method !== 'HEAD') {
-    const cl = resp.headers.get('content-length');
-    if (cl !== null) bytes = Number(cl);
-    else {
-      // the body size is only known once read; our responses are in memory anyway
-      const buf = await resp.arrayBuffer();
-      bytes = buf.byteLength;
-      resp = new Response(buf, { status: resp.status, statusText: resp.statusText, headers: resp.headers });
-    }
-  }
+/** Log the request; only a response without Content-Length has to be read (and rebuilt) to learn its size. */
+function logAccess(access: AccessLog, req: Request, resp: Response, peer: Peer, started: number): Response | Promise<Response> {
+  if (resp.body === null || req.method === 'HEAD') return writeAccess(access, req, resp, peer, started, 0);
+  const cl = resp.headers.get('content-length');
+  if (cl !== null) return writeAccess(access, req, resp, peer, started, Number(cl));
+  // our responses are in memory anyway; a Blob keeps Bun from copying the bytes again
+  return resp.blob().then((body) =>
+    writeAccess(access, req, new Response(body, { status: resp.status, statusText: resp.statusText, headers: resp.headers }), peer, started, body.size),
+  );
+}
+
+function writeAccess(access: AccessLog, req: Request, resp: Response, peer: Peer, started: number, bytes: number): Response {
   const h = req.headers;
   access.add(
     combinedLine({

@@ -11,6 +11,7 @@ export function tileResponse(req: Request, tile: Tile, cacheControl: string, cor
   if (corsOrigin) headers['Access-Control-Allow-Origin'] = corsOrigin;
   if (!tile.cacheable) {
     Object.assign(headers, NO_CACHE_HEADERS);
+    headers['Content-Length'] = String(tile.bytes.length);
     return new Response(tile.bytes as Uint8Array<ArrayBuffer>, { headers });
   }
   const etag = tileEtag(tile.mtime, tile.bytes.length);
@@ -21,6 +22,8 @@ export function tileResponse(req: Request, tile: Tile, cacheControl: string, cor
     delete headers['Content-Type'];
     return new Response(null, { status: 304, headers });
   }
+  // lets `serve --access-log` log the size without reading the body again
+  headers['Content-Length'] = String(tile.bytes.length);
   return new Response(tile.bytes as Uint8Array<ArrayBuffer>, { headers });
 }
 

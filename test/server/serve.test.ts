@@ -358,5 +358,18 @@ describe('mapproxy serve startup errors', () => {
     const r = spawnSync(process.execPath, [cli, 'serve', 'x.yaml', '-w', '0'], { encoding: 'utf8', timeout: 20_000 });
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/invalid --workers '0'/);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-serve-opt-'));
+    try {
+      const file = path.join(dir, 'mapproxy.yaml');
+      fs.writeFileSync(file, config('http://127.0.0.1:9', 'T'));
+      const ini = spawnSync(process.execPath, [cli, 'serve', file, '-b', '127.0.0.1:0', '--log-config', path.join(dir, 'missing.ini')], { encoding: 'utf8', timeout: 20_000 });
+      expect(ini.status).toBe(2);
+      expect(ini.stderr).toMatch(/missing\.ini: log config file not found/);
+      const tp = spawnSync(process.execPath, [cli, 'serve', file, '-b', '127.0.0.1:0', '--trusted-proxies', '10.0.0.0/99'], { encoding: 'utf8', timeout: 20_000 });
+      expect(tp.status).toBe(2);
+      expect(tp.stderr).toMatch(/10\.0\.0\.0\/99/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   }, 20_000);
 });
