@@ -218,3 +218,19 @@ export function line(r: Raster, x0: number, y0: number, x1: number, y1: number, 
     }
   }
 }
+
+/** The config of the cache-hit benchmarks: one TMS layer over a file cache that has no sources (every tile is pre-seeded). */
+export const TMS_HITS_CONFIG = `services:
+  tms:
+layers:
+  - name: osm
+    title: bench
+    sources: [osm_cache]
+caches:
+  osm_cache:
+    grids: [GLOBAL_MERCATOR]
+    sources: []
+globals:
+  cache:
+    base_dir: ./cache_data
+`;

@@ -19,6 +19,7 @@ import * as path from 'node:path';
 import { tileRelPath } from '../src/cache/file-layout.ts';
 import { encodeImage } from '../src/image/codec.ts';
 import { createRaster } from '../src/image/raster.ts';
+import { TMS_HITS_CONFIG } from './lib-bench.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const LEVELS = Number(process.env.BENCH_LEVELS ?? 6); // TMS levels 0..LEVELS-1 -> 5460 tiles for 6
@@ -48,23 +49,7 @@ const cleanup = () => {
 process.on('exit', cleanup);
 process.on('SIGINT', () => process.exit(130));
 
-fs.writeFileSync(
-  path.join(dir, 'mapproxy.yaml'),
-  `services:
-  tms:
-layers:
-  - name: osm
-    title: bench
-    sources: [osm_cache]
-caches:
-  osm_cache:
-    grids: [GLOBAL_MERCATOR]
-    sources: []
-globals:
-  cache:
-    base_dir: ./cache_data
-`,
-);
+fs.writeFileSync(path.join(dir, 'mapproxy.yaml'), TMS_HITS_CONFIG);
 
 // Fill the cache (MapProxy's tc layout) and hard-link every tile where nginx finds it under the same URL.
 const urls: string[] = [];
