@@ -20,6 +20,8 @@ export interface CacheBackend {
   storeSingleColor?(coord: TileCoord, bytes: Uint8Array, color: readonly number[], mode: 'symlink' | 'hardlink'): void;
   /** Whether a tile is cached (no read of its content). */
   isCached(coord: TileCoord): boolean;
+  /** Modification time (seconds) without reading the tile, undefined when not cached; optional. */
+  mtime?(coord: TileCoord): number | undefined;
   /** Remove one tile (missing is fine). */
   remove(coord: TileCoord): void;
   /** The same cache below a sub-directory (one per dimension value combination); optional. */
@@ -92,6 +94,14 @@ export class FileCache implements CacheBackend {
 
   isCached(coord: TileCoord): boolean {
     return fs.existsSync(this.tilePath(coord));
+  }
+
+  mtime(coord: TileCoord): number | undefined {
+    try {
+      return pythonMtime(fs.statSync(this.tilePath(coord), { bigint: true }).mtimeNs);
+    } catch {
+      return undefined;
+    }
   }
 
   below(relDir: string): FileCache {

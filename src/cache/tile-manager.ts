@@ -72,6 +72,8 @@ export interface TileManagerOptions {
   cacheRescaledTiles?: boolean;
   /** resampling of rescaled tiles */
   resampling?: ResamplingMethod;
+  /** Answer the stored (stale) tile when refreshing it fails (default true; seeding wants the error). */
+  staleOnError?: boolean;
   /** Dimension values (lower-case names) this manager's tiles are for: asked from the sources, stored apart. */
   dimensions?: Record<string, string>;
 }
@@ -300,7 +302,7 @@ export class TileManager {
     try {
       images = await this.querySources(bbox, size);
     } catch (e) {
-      const stale = e instanceof SourceError ? this.loadStored(coord) : undefined;
+      const stale = e instanceof SourceError && this.opts.staleOnError !== false ? this.loadStored(coord) : undefined;
       if (stale) return new Map([[key(coord), stale]]);
       throw e;
     }

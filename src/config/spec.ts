@@ -551,3 +551,20 @@ export const mapproxySpec: DictSpec = dict({
 
 /** Source types whose names may carry layer tags (`src:lyr1,lyr2`). */
 export const TAGGED_SOURCE_TYPES: readonly string[] = ['wms', 'mapserver', 'mapnik'];
+
+const seedLevels = oneOf(list(int), dict({ from: int, to: int }));
+const seedResolutions = oneOf(list(num), dict({ from: num, to: num }));
+const seedTaskCommons = dict({
+  caches: req(list(str)),
+  grids: list(str),
+  coverages: list(str),
+  levels: seedLevels,
+  resolutions: seedResolutions,
+});
+
+/** seed.yaml as mapproxy-seed reads it (mapproxy/seed/spec.py). */
+export const seedSpec: DictSpec = dict({
+  coverages: mapOf(coverageSpec),
+  seeds: mapOf(combined(seedTaskCommons, dict({ refresh_before: timeSpec }))),
+  cleanups: mapOf(combined(seedTaskCommons, dict({ remove_before: timeSpec, remove_all: bool }))),
+});

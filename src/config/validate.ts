@@ -7,7 +7,7 @@
 import { ConfigError } from '../errors.ts';
 import { BUILTIN_GRIDS } from './defaults.ts';
 import { formatPath, type PathSegment, type SourcePos } from './positions.ts';
-import { mapproxySpec, TAGGED_SOURCE_TYPES, type Spec } from './spec.ts';
+import { mapproxySpec, TAGGED_SOURCE_TYPES, type DictSpec, type Spec } from './spec.ts';
 import { makeWarning, type ConfigWarning } from './warnings.ts';
 
 type Dict = Record<string, unknown>;
@@ -429,6 +429,13 @@ export function validateConfig(conf: Record<string, unknown>, locate: Locator, m
   const r = new Reporter(locate, mainFile);
   checkSpec(mapproxySpec, conf, [], r);
   new References(conf, r).run();
+  return { errors: r.errors, warnings: r.warnings };
+}
+
+/** Checks a document against an option spec only (seed.yaml: unknown keys are warnings, wrong types errors). */
+export function validateSpec(spec: DictSpec, conf: Record<string, unknown>, locate: Locator, mainFile: string): ValidationResult {
+  const r = new Reporter(locate, mainFile);
+  checkSpec(spec, conf, [], r);
   return { errors: r.errors, warnings: r.warnings };
 }
 

@@ -1,0 +1,220 @@
+/** mapproxy seed as a process: kill -9 then --continue, --duration, Ctrl-C, exit codes, the walk's progress arithmetic. */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { basicConfig, listFiles, makeCase, startSeedUpstream, type SeedUpstream } from './helpers.ts';
+import { canSkip, statusSymbol, type ProgressId } from '../../src/seed/walker.ts';
+import { SafeProgress } from '../../src/seed/progress.ts';
+import { CacheLock } from '../../src/seed/cache-lock.ts';
+import { decodeImage } from '../../src/image/codec.ts';
+
+const MAIN = path.resolve(import.meta.dirname, '../../cli/main.ts');
+
+interface Proc {
+  pid: number;
+  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string }>;
+  kill(sig: NodeJS.Signals): void;
+}
+
+function runCli(dir: string, args: string[]): Proc {
+  const child = spawn(process.execPath, [MAIN, 'seed', ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, out, err })));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  void done.then(() => clearTimeout(timer));
+  return { pid: child.pid!, done, kill: (s) => child.kill(s) };
+}
+
+async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (cond()) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return cond();
+}
+
+const SEED = 'seeds:\n  s: {caches: [c], levels: {from: 0, to: 5}}\n';
+// 1 + 1 + 1 + 4 + 16 + 64 meta tiles
+const META_TILES = 87;
+const TILES = 1 + 4 + 16 + 64 + 256 + 1024;
+
+describe('mapproxy seed process', () => {
+  let up: SeedUpstream;
+  before(async () => {
+    up = await startSeedUpstream();
+  });
+  after(async () => {
+    await up.stop();
+  });
+
+  it('resumes after kill -9 with --continue: no finished part redone, no partial tile', async () => {
+    const dir = makeCase({ 'mapproxy.yaml': basicConfig(), 'seed.yaml': SEED }, up);
+    const cache = path.join(dir, 'cache_data/c_EPSG3857');
+    up.requests.length = 0;
+    up.delayMs = 25;
+    try {
+      const p = runCli(dir, ['-f', 'mapproxy.yaml', '-s', 'seed.yaml', '-c', '2', '--progress-file', 'progress.json']);
+      // kill once a good part is done and the progress file says where
+      const reached = await waitFor(() => up.requests.length >= 30 && fs.existsSync(path.join(dir, 'progress.json')), 30_000);
+      assert.ok(reached, 'the seed made progress');
+      process.kill(p.pid, 'SIGKILL');
+      const r1 = await p.done;
+      assert.equal(r1.signal, 'SIGKILL');
+      const firstRun = up.requests.length;
+      assert.ok(firstRun < META_TILES, `killed before the end (${firstRun})`);
+      const progress = JSON.parse(fs.readFileSync(path.join(dir, 'progress.json'), 'utf8'));
+      assert.equal(progress.version, 1);
+      up.delayMs = 0;
+      const p2 = runCli(dir, ['-f', 'mapproxy.yaml', '-s', 'seed.yaml', '-c', '2', '--continue', '--progress-file', 'progress.json']);
+      const r2 = await p2.done;
+      assert.equal(r2.code, 0, r2.err);
+      const files = listFiles(cache);
+      assert.equal(files.length, TILES, 'every tile there');
+      assert.ok(files.every((f) => f.endsWith('.png')), 'no temp files left');
+      // the second run asked only for what the first had not finished (plus at most the jobs running at the kill)
+      assert.ok(up.requests.length <= META_TILES + 2, `${up.requests.length} requests for ${META_TILES} meta tiles`);
+      assert.ok(up.requests.length - firstRun < META_TILES - 20, `second run skipped finished parts (${up.requests.length - firstRun})`);
+      assert.ok(!fs.existsSync(path.join(dir, 'progress.json')), 'progress file removed after a complete run');
+      for (const f of files.filter((_, i) => i % 97 === 0)) {
+        const img = await decodeImage(fs.readFileSync(path.join(cache, f)));
+        assert.equal(img.width, 256, f);
+      }
+    } finally {
+      up.delayMs = 0;
+    }
+  });
+
+  it('--duration stops in time (exit 0) and a --continue run finishes', async () => {
+    const dir = makeCase({ 'mapproxy.yaml': basicConfig(), 'seed.yaml': SEED }, up);
+    up.requests.length = 0;
+    up.delayMs = 40;
+    try {
+      const r = await runCli(dir, ['-f', 'mapproxy.yaml', '-s', 'seed.yaml', '-c', '1', '--duration', '1s', '--continue', '--progress-file', 'p.json']).done;
+      assert.equal(r.code, 0, r.err);
+      assert.match(r.out, /stopped after --duration 00:00:01; the next run with --continue goes on from here/);
+      assert.ok(up.requests.length < META_TILES, String(up.requests.length));
+      assert.ok(fs.existsSync(path.join(dir, 'p.json')));
+      up.delayMs = 0;
+      const r2 = await runCli(dir, ['-f', 'mapproxy.yaml', '-s', 'seed.yaml', '--continue', '--progress-file', 'p.json']).done;
+      assert.equal(r2.code, 0, r2.err);
+      assert.equal(listFiles(path.join(dir, 'cache_data/c_EPSG3857')).length, TILES);
+    } finally {
+      up.delayMs = 0;
+    }
+  });
+
+  it('Ctrl-C finishes the running tiles and exits 2', async () => {
+    const dir = makeCase({ 'mapproxy.yaml': basicConfig(), 'seed.yaml': SEED }, up);
+    up.requests.length = 0;
+    up.delayMs = 40;
+    try {
+      const p = runCli(dir, ['-f', 'mapproxy.yaml', '-s', 'seed.yaml', '--progress-file', 'p.json']);
+      assert.ok(await waitFor(() => up.requests.length >= 5, 20_000));
+      p.kill('SIGINT');
+      const r = await p.done;
+      assert.equal(r.code, 2, r.out + r.err);
+      assert.match(r.out, /exiting\.\.\./);
+      assert.ok(listFiles(path.join(dir, 'cache_data/c_EPSG3857')).every((f) => f.endsWith('.png')));
+    } finally {
+      up.delayMs = 0;
+    }
+  });
+
+  it('takes -c CACHE from cron lines written for mapproxy-seed, exits 2 on a config error', async () => {
+    const dir = makeCase({ 'mapproxy.yaml': basicConfig() }, up);
+    const r = await runCli(dir, ['-f', 'mapproxy.yaml', '-c', 'c', '--grid', 'GLOBAL_WEBMERCATOR', '--levels', '0-2', '--bbox', '5.8,50.2,9.0,52.5']).done;
+    assert.equal(r.code, 0, r.err);
+    assert.equal(listFiles(path.join(dir, 'cache_data/c_EPSG3857')).length, 21);
+    assert.doesNotMatch(r.out, /mapproxy\.source\.request/, 'request log is quiet as in mapproxy-seed');
+    fs.writeFileSync(path.join(dir, 'mapproxy.yaml'), 'caches:\n  c:\n    grids: [nope]\n');
+    const bad = await runCli(dir, ['-f', 'mapproxy.yaml', '-c', 'c']).done;
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, /mapproxy\.yaml:3/);
+  });
+
+  it('--reseed-file with --reseed-interval skips a run that is not due (exit 1)', async () => {
+    const dir = makeCase({ 'mapproxy.yaml': basicConfig(), 'seed.yaml': 'seeds:\n  s: {caches: [c], levels: [0]}\n' }, up);
+    const args = ['-f', 'mapproxy.yaml', '-s', 'seed.yaml', '--reseed-file', 'reseed', '--reseed-interval', '1d', '--progress-file', 'p.json'];
+    const r1 = await runCli(dir, args).done;
+    assert.equal(r1.code, 0, r1.err);
+    assert.ok(fs.existsSync(path.join(dir, 'reseed')));
+    const r2 = await runCli(dir, args).done;
+    assert.equal(r2.code, 1);
+    assert.match(r2.out, /no need for re-seeding/);
+    const old = Date.now() / 1000 - 2 * 86400;
+    fs.utimesSync(path.join(dir, 'reseed'), old, old);
+    const r3 = await runCli(dir, args).done;
+    assert.equal(r3.code, 0, r3.err);
+    assert.ok(fs.statSync(path.join(dir, 'reseed')).mtimeMs / 1000 > old + 86400);
+  });
+});
+
+describe('seed progress arithmetic', () => {
+  it('canSkip as mapproxy-seed decides what --continue skips', () => {
+    const t: [ProgressId | null, ProgressId | null, boolean][] = [
+      [null, [[0, 4]], false],
+      [[], [[0, 4]], true],
+      [[[0, 4]], null, false],
+      [[[0, 4]], [[0, 4]], false],
+      [[[1, 4]], [[0, 4]], true],
+      [[[0, 4]], [[0, 4], [0, 4]], false],
+      [[[0, 4], [0, 4], [2, 4]], [[0, 4], [0, 4]], false],
+      [[[0, 4], [0, 4], [2, 4]], [[0, 4], [0, 4], [1, 4]], true],
+      [[[0, 4], [0, 4], [2, 4]], [[0, 4], [0, 4], [2, 4]], false],
+      [[[0, 4], [0, 4], [2, 4]], [[0, 4], [0, 4], [3, 4]], false],
+      [[[0, 4], [0, 4], [2, 4]], [[0, 4], [1, 4]], false],
+      [[[0, 4], [0, 4], [2, 4]], [[0, 4], [1, 4], [0, 4]], false],
+    ];
+    for (const [old, cur, want] of t) assert.equal(canSkip(old, cur), want, JSON.stringify([old, cur]));
+  });
+
+  it('status symbols', () => {
+    assert.deepEqual([0, 1, 2, 3, 4].map((i) => statusSymbol(i, 4)), ['.', 'o', 'O', '0', 'X']);
+    assert.deepEqual([...Array(11).keys()].map((i) => statusSymbol(i, 10)), ['.', '.', 'o', 'o', 'o', 'O', 'O', '0', '0', '0', 'X']);
+  });
+
+  it('stores a position only when every tile handed over before it is written', () => {
+    const s = new SafeProgress();
+    const a = s.start();
+    const b = s.start();
+    s.snapshot([[1, 4]]);
+    assert.equal(s.latestSafe(), undefined);
+    s.done(b);
+    assert.equal(s.latestSafe(), undefined, 'job a still running');
+    s.done(a);
+    assert.deepEqual(s.latestSafe(), [[1, 4]]);
+    const c = s.start();
+    s.snapshot([[2, 4]]);
+    s.snapshot([[3, 4]]);
+    assert.deepEqual(s.latestSafe(), [[1, 4]]);
+    s.done(c);
+    assert.deepEqual(s.latestSafe(), [[3, 4]]);
+  });
+
+  it('--use-cache-lock: one seed per cache, a dead holder is taken over', async () => {
+    const dir = makeCase({});
+    const lock = new CacheLock(path.join(dir, '.mapproxy_seed.lck'), 10, 200);
+    const a = await lock.acquire('osm', { wait: false });
+    assert.ok(a);
+    assert.equal(await lock.acquire('osm', { wait: false }), undefined);
+    assert.equal(await lock.acquire('osm', { wait: true }), undefined, 'waits at most maxWait');
+    const other = await lock.acquire('other', { wait: false });
+    assert.ok(other);
+    a.release();
+    const again = await lock.acquire('osm', { wait: false });
+    assert.ok(again);
+    again.release();
+    // a holder that died (pid not running) does not block
+    fs.writeFileSync(path.join(dir, '.mapproxy_seed.lck', 'osm.lck'), '999999999');
+    const taken = await lock.acquire('osm', { wait: false });
+    assert.ok(taken);
+    taken.release();
+    other.release();
+  });
+});
