@@ -64,4 +64,12 @@ describe('mapproxy grids', () => {
     assert.match(empty.err, /coverage 'empty' contains no geometries/);
     assert.equal(grids(dir, ['-g', 'nope']).code, 2);
   });
+
+  it("takes -f before the subcommand, as the LXC runbook writes mapproxy-util lines", () => {
+    const stats = spawnSync(process.execPath, [MAIN, '-f', 'mapproxy.yaml', 'cache-stats', 'c', '--json'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(stats.status, 0, stats.stderr);
+    assert.equal(JSON.parse(stats.stdout).caches[0].cache, 'c');
+    const clean = spawnSync(process.execPath, [MAIN, '-f', 'mapproxy.yaml', 'clean-cache', 'c', '--max-age', '30', '--dry-run'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(clean.status, 0, clean.stderr);
+  });
 });
