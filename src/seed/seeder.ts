@@ -307,14 +307,16 @@ export async function seedTask(task: SeedTask, opts: RunOptions): Promise<TaskRe
     }
   };
 
+  return walkTask(run, workOnMetatiles, needsWork, pool, (coords) => pool.run(() => job(coords, coords[0][2], run.safe.start())));
+}
+
+/** The walk of a task, its jobs drained, the final progress stored. */
+async function walkTask(run: TaskRun, workOnMetatiles: boolean, needsWork: (c: TileCoord) => boolean, pool: JobPool, process: (coords: TileCoord[]) => Promise<void>): Promise<TaskResult> {
+  const { task, opts } = run;
+  if (task.coverage === false) return run.result();
   const walker = new TileWalker(
-    { grid: task.grid, levels: task.levels, coverage: task.coverage, metaSize: metaSizeOf(base), workOnMetatiles, skipGeomsForLastLevels: opts.skipGeomsForLastLevels, progress: run.seedProgress },
-    {
-      needsWork,
-      process: (coords) => pool.run(() => job(coords, coords[0][2], run.safe.start())),
-      report: (level) => run.report(level),
-      running: () => !opts.stop.stopped,
-    },
+    { grid: task.grid, levels: task.levels, coverage: task.coverage, metaSize: metaSizeOf(task.manager), workOnMetatiles, skipGeomsForLastLevels: opts.skipGeomsForLastLevels, progress: run.seedProgress },
+    { needsWork, process, report: (level) => run.report(level), running: () => !opts.stop.stopped },
   );
   await walker.walk();
   await pool.drain();
@@ -338,30 +340,18 @@ export async function cleanupTask(task: CleanupTask, opts: RunOptions): Promise<
   const needsWork = ts === 0 ? (c: TileCoord) => tm.opts.backend.isCached(c) : (c: TileCoord) => isStale(tm, c, ts);
   run.total = await countTiles(task, opts, needsWork, false);
   const pool = new JobPool(Math.max(1, opts.concurrency));
-  const walker = new TileWalker(
-    { grid: task.grid, levels: task.levels, coverage: task.coverage, metaSize: metaSizeOf(tm), workOnMetatiles: false, skipGeomsForLastLevels: opts.skipGeomsForLastLevels, progress: run.seedProgress },
-    {
-      needsWork,
-      process: (coords) => {
-        const seq = run.safe.start();
-        return pool.run(async () => {
-          try {
-            if (opts.dryRun) for (const c of coords) opts.output.line(`would remove ${c.join('/')}`);
-            else for (const c of coords) tm.opts.backend.remove(c);
-            run.count(coords[0][2], coords.length);
-          } finally {
-            run.safe.done(seq);
-          }
-        });
-      },
-      report: (level) => run.report(level),
-      running: () => !opts.stop.stopped,
-    },
-  );
-  await walker.walk();
-  await pool.drain();
-  run.writeProgress(true);
-  return run.result();
+  return walkTask(run, false, needsWork, pool, (coords) => {
+    const seq = run.safe.start();
+    return pool.run(async () => {
+      try {
+        if (opts.dryRun) for (const c of coords) opts.output.line(`would remove ${c.join('/')}`);
+        else for (const c of coords) tm.opts.backend.remove(c);
+        run.count(coords[0][2], coords.length);
+      } finally {
+        run.safe.done(seq);
+      }
+    });
+  });
 }
 
 /** MapProxy's DirectoryCleanupProgress.can_skip: `dir` comes before `old` (compared per path segment). */

@@ -67,20 +67,7 @@ export function makeCase(files: Record<string, string>, upstream?: SeedUpstream)
 }
 
 /** Files below dir, relative, sorted, '/'-separated (temp files included, so tests see them). */
-export function listFiles(dir: string): string[] {
-  if (!fs.existsSync(dir)) return [];
-  const out: string[] = [];
-  const walk = (d: string, rel: string, depth: number) => {
-    if (depth > 20) return;
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      const r = rel ? `${rel}/${e.name}` : e.name;
-      if (e.isDirectory()) walk(path.join(d, e.name), r, depth + 1);
-      else out.push(r);
-    }
-  };
-  walk(dir, '', 0);
-  return out.sort();
-}
+export { listFiles } from '../cache/cache-helpers.ts';
 
 export const DEFAULT_ARGS: SeedArgs = {
   concurrency: 2,
