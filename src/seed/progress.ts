@@ -178,7 +178,7 @@ export class ProgressOutput {
     }
     if (!force && f.now - this.lastLine < this.o.logInterval * 1000) return;
     this.lastLine = f.now;
-    this.o.out(`[${timestamp(new Date(f.now))}] progress ${f.label} level=${f.level} tiles=${f.done}/${total} percent=${percent.toFixed(1)} rate=${rate.toFixed(1)} eta=${formatDuration(eta)} failed=${f.failed}\n`);
+    this.o.out(`[${timestamp()}] progress ${f.label} level=${f.level} tiles=${f.done}/${total} percent=${percent.toFixed(1)} rate=${rate.toFixed(1)} eta=${formatDuration(eta)} failed=${f.failed}\n`);
   }
 
   /** Ends the live line so that the next output starts on a new line. */
