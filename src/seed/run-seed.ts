@@ -14,7 +14,7 @@ import { ConfigError } from '../errors.ts';
 import { BboxCoverage, type Coverage } from '../geo/coverage.ts';
 import { EmptyCoverageError, loadCoverage } from '../geo/load-coverage.ts';
 import { applyLogConfig } from '../log/log-config.ts';
-import { parseLocalTime } from '../cache/cache-options.ts';
+import { parseBefore as parseIsoTime, parseMaxAge } from '../cache/cache-clean.ts';
 import { getSrs } from '../srs/srs.ts';
 import type { Bbox } from '../srs/types.ts';
 import { CacheLock } from './cache-lock.ts';
@@ -92,12 +92,13 @@ export function parseDuration(v: string, what: string): number {
   return Number(m[1]) * mult[m[2]];
 }
 
-/** A duration (that long before now) or a local ISO time, as a timestamp. */
+/** A local ISO time (or one with a zone), or an age like 7d / 1w2d / a bare number of days before now, as cache-clean reads --before and --max-age. */
 export function parseBefore(v: string, what: string, now = Date.now() / 1000): number {
-  const t = parseLocalTime(v);
-  if (t !== undefined) return t;
-  if (/^\d+$/.test(v.trim())) return now - Number(v) * 86400;
-  return now - parseDuration(v, what);
+  try {
+    return /^\s*\d{4}-/.test(v) ? parseIsoTime(v) : now - parseMaxAge(v);
+  } catch (e) {
+    throw new SeedUsageError(`${what}: ${(e as Error).message.replace(/--max-age|--before/, 'value')}`);
+  }
 }
 
 /** minx,miny,maxx,maxy with minx < maxx and miny < maxy. */
