@@ -22,6 +22,8 @@ import type { CacheBackend } from './file-cache.ts';
 import { LockTimeoutError, lockFilename, type TileLocker } from './tile-lock.ts';
 import { dimensionsPath } from '../layer/dimensions.ts';
 import { metrics } from '../util/metrics.ts';
+import { RenderCancelled, type RenderPriority, type RenderQueue } from '../render/queue.ts';
+import type { RemoteCreator } from '../render/remote.ts';
 
 const log = getLogger('mapproxy.cache.tile');
 
@@ -34,6 +36,48 @@ export interface Tile {
   mtime: number;
   /** False for substitute tiles (on_error without cache) that clients must not keep. */
   cacheable: boolean;
+  /**
+   * How the tile came to be (the X-Cache header): HIT fresh from the cache,
+   * MISS created for this request, REFRESH stored but expired and created
+   * again for this request, STALE expired and answered as it is
+   * (stale-while-revalidate, stale-if-error), WAITING a placeholder while the
+   * tile is still being created.
+   */
+  status?: TileStatus;
+  /** Cache-Control for this answer instead of the service's (stale and waiting tiles). */
+  cacheControl?: string;
+}
+
+export type TileStatus = 'HIT' | 'MISS' | 'REFRESH' | 'STALE' | 'WAITING';
+
+/** A window in which expired tiles are still used, optionally only on some levels. */
+export interface StaleWindow {
+  /** seconds past expiry */
+  seconds: number;
+  /** levels it applies to (inclusive); undefined = all */
+  levels?: [number, number];
+}
+
+/** The placeholder of `waiting_image`. */
+export interface WaitingImage {
+  /** milliseconds a creation may take before the placeholder is answered */
+  afterMs: number;
+  /** the encoded placeholder (tile size) */
+  load(): Promise<Uint8Array>;
+  cacheControl: string;
+}
+
+/** `prefetch`: after an on-demand miss, the tiles under it on the next levels, at the lowest priority. */
+export interface PrefetchOptions {
+  levels: number;
+  /** prefetch creations of this cache queued or running at most */
+  maxQueue: number;
+}
+
+/** Options of one getTiles call. */
+export interface GetTilesOptions {
+  /** Priority of the creations in the render queue (default the manager's, else on-demand). */
+  priority?: RenderPriority;
 }
 
 /** Everything a tile manager needs, resolved from the config by core. */
@@ -76,6 +120,22 @@ export interface TileManagerOptions {
   staleOnError?: boolean;
   /** Dimension values (lower-case names) this manager's tiles are for: asked from the sources, stored apart. */
   dimensions?: Record<string, string>;
+  /** The process's render queue: creations run through it by priority, identical ones coalesced. */
+  queue?: RenderQueue;
+  /** Priority of this manager's creations (default on-demand; seeding managers use seed). */
+  priority?: RenderPriority;
+  /** stale_while_revalidate: expired tiles within the window are answered at once and refreshed in the background. */
+  staleWhileRevalidate?: StaleWindow;
+  /** stale_if_error: expired tiles within the window are answered when creating them fails. */
+  staleIfError?: StaleWindow;
+  /** Cache-Control of stale answers (short, so clients come back for the refreshed tile). */
+  staleCacheControl?: string;
+  waitingImage?: WaitingImage;
+  prefetch?: PrefetchOptions;
+  /** MapProxy's cache identifier (`<cache>_<grid>`), as renderd knows it. */
+  renderdId?: string;
+  /** globals.renderd.address: a renderd creates the tiles into this cache. */
+  remote?: RemoteCreator;
 }
 
 /** Hit -> bytes, miss -> meta tile from sources -> split -> store -> bytes. */
@@ -84,6 +144,8 @@ export class TileManager {
   private inflight = new Map<string, Promise<Map<string, Tile>>>();
   readonly metaGrid: MetaGrid | undefined;
   private blankTile: Promise<Tile> | undefined;
+  /** prefetch creations of this manager queued or running */
+  private prefetching = 0;
   private byDimensions = new Map<string, TileManager>();
   private readonly metricLabels: [string];
 
@@ -138,21 +200,83 @@ export class TileManager {
     if (this.opts.disableStorage) return undefined;
     const hit = this.opts.backend.load(coord);
     if (!hit) return undefined;
-    return { bytes: hit.bytes, format: sniffImageFormat(hit.bytes) ?? this.opts.format, mtime: hit.mtime, cacheable: true };
+    return { bytes: hit.bytes, format: sniffImageFormat(hit.bytes) ?? this.opts.format, mtime: hit.mtime, cacheable: true, status: 'HIT' };
+  }
+
+  /**
+   * Seconds an expired stored tile is past its expiry when `window` still
+   * covers it (tile mtime against the refresh_before threshold), else undefined.
+   */
+  private staleWithin(tile: Tile, coord: TileCoord, window: StaleWindow | undefined): boolean {
+    if (!window) return false;
+    if (window.levels && (coord[2] < window.levels[0] || coord[2] > window.levels[1])) return false;
+    const before = this.opts.refreshBefore?.();
+    if (before === undefined) return false;
+    return before - tile.mtime < window.seconds;
   }
 
   /** The tile, from the cache or newly created; an empty transparent tile where the sources have nothing. */
-  async getTile(coord: TileCoord): Promise<Tile> {
+  async getTile(coord: TileCoord, opts: GetTilesOptions = {}): Promise<Tile> {
     const cached = this.loadCached(coord);
     if (cached) return cached;
     if (this.opts.sources.length === 0) throw new RequestError('tile not cached and the cache has no sources', 404);
-    const [tile] = await this.getTiles([coord]);
-    return tile ?? this.emptyTile();
+    const made = this.getTiles([coord], opts).then(async ([tile]) => {
+      if (tile && (tile.status === 'MISS' || tile.status === 'REFRESH')) this.prefetchBelow(coord, opts.priority);
+      return tile ?? this.emptyTile();
+    });
+    const wait = this.opts.waitingImage;
+    return wait ? this.waitOrPlaceholder(made, wait, coord) : made;
+  }
+
+  /** The tile if it is ready within the deadline, else the placeholder; the creation goes on either way. */
+  private waitOrPlaceholder(made: Promise<Tile>, wait: WaitingImage, coord: TileCoord): Promise<Tile> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const placeholder = new Promise<Tile>((resolve) => {
+      timer = setTimeout(async () => {
+        made.catch((e) => log.warn(`${this.opts.cacheName}: creating tile ${coord.join('/')} in the background failed: ${(e as Error).message}`));
+        const bytes = await wait.load();
+        resolve({ bytes, format: sniffImageFormat(bytes) ?? this.opts.format, mtime: Date.now() / 1000, cacheable: false, status: 'WAITING', cacheControl: wait.cacheControl });
+      }, wait.afterMs);
+    });
+    return Promise.race([made, placeholder]).finally(() => clearTimeout(timer));
+  }
+
+  /**
+   * prefetch: the tiles under `coord` on the next levels, created at the
+   * lowest priority when the queue has room (the queue drops them under load).
+   */
+  private prefetchBelow(coord: TileCoord, priority: RenderPriority | undefined): void {
+    const pf = this.opts.prefetch;
+    if (!pf || (priority ?? this.opts.priority ?? 'ondemand') !== 'ondemand') return;
+    const grid = this.opts.grid;
+    const [minx, miny, maxx, maxy] = grid.tileBbox(coord);
+    // a hair inside, so tiles that only touch an edge are not counted
+    const ex = (maxx - minx) * 1e-6, ey = (maxy - miny) * 1e-6;
+    const inner: [number, number, number, number] = [minx + ex, miny + ey, maxx - ex, maxy - ey];
+    const wanted: TileCoord[] = [];
+    for (let z = coord[2] + 1; z <= Math.min(grid.levels - 1, coord[2] + pf.levels); z++) {
+      let affected;
+      try {
+        affected = grid.affectedLevelTiles(inner, z);
+      } catch {
+        break;
+      }
+      for (const c of affected.tiles) if (c && !this.inflight.has(key(c)) && !this.loadFresh(c)) wanted.push(c);
+    }
+    for (const job of this.plan(wanted)) {
+      if (this.prefetching >= pf.maxQueue) break;
+      this.prefetching++;
+      this.schedule(job, 'prefetch')
+        .catch((e) => {
+          if (!(e instanceof RenderCancelled)) log.warn(`${this.opts.cacheName}: prefetch of ${job.lockCoord.join('/')} failed: ${(e as Error).message}`);
+        })
+        .finally(() => this.prefetching--);
+    }
   }
 
   /** Tiles for a list of coords (null = outside the grid): null where nothing exists or the sources had nothing. */
-  async getTiles(coords: readonly (TileCoord | null)[]): Promise<(Tile | null)[]> {
-    const out = await this.getTilesDirect(coords);
+  async getTiles(coords: readonly (TileCoord | null)[], opts: GetTilesOptions = {}): Promise<(Tile | null)[]> {
+    const out = await this.getTilesDirect(coords, opts);
     const rescale = this.opts.rescaleTiles ?? 0;
     const first = coords.find((c): c is TileCoord => c !== null);
     if (!rescale || !first || out.every((t, i) => t || !coords[i])) return out;
@@ -161,19 +285,78 @@ export class TileManager {
     return Promise.all(out.map((t, i) => t ?? (coords[i] ? this.rescaled(coords[i]!, stop, memo) : null)));
   }
 
-  /** Cached or created from the sources, without rescaling. */
-  private async getTilesDirect(coords: readonly (TileCoord | null)[]): Promise<(Tile | null)[]> {
-    const out: (Tile | null)[] = coords.map((c) => (c ? this.loadCached(c) ?? null : null));
+  /**
+   * Cached or created from the sources, without rescaling. Expired tiles
+   * within the stale-while-revalidate window are answered as they are and
+   * refreshed in the background; within the stale-if-error window they stand
+   * in when creating them fails.
+   */
+  private async getTilesDirect(coords: readonly (TileCoord | null)[], opts: GetTilesOptions = {}): Promise<(Tile | null)[]> {
+    const out: (Tile | null)[] = new Array(coords.length).fill(null);
     const missing: TileCoord[] = [];
-    for (let i = 0; i < coords.length; i++) if (coords[i] && !out[i]) missing.push(coords[i]!);
-    if (!missing.length || !this.opts.sources.length) return out;
-    metrics.cacheMisses.inc(this.metricLabels, missing.length);
-    const created = await this.create(missing);
+    /** expired tiles as stored, by key */
+    const expired = new Map<string, Tile>();
+    const revalidate: TileCoord[] = [];
+    const before = this.opts.refreshBefore?.();
+    let hits = 0;
     for (let i = 0; i < coords.length; i++) {
       const c = coords[i];
-      if (c && !out[i]) out[i] = created.get(key(c)) ?? null;
+      if (!c) continue;
+      const stored = this.loadStored(c);
+      if (stored && (before === undefined || Math.trunc(stored.mtime) > before)) {
+        out[i] = stored;
+        hits++;
+        continue;
+      }
+      if (stored && this.staleWithin(stored, c, this.opts.staleWhileRevalidate)) {
+        out[i] = { ...stored, status: 'STALE', cacheControl: this.opts.staleCacheControl };
+        revalidate.push(c);
+        metrics.staleServed.inc([this.opts.cacheName, 'revalidate']);
+        continue;
+      }
+      if (stored) expired.set(key(c), stored);
+      missing.push(c);
+    }
+    if (hits) metrics.cacheHits.inc(this.metricLabels, hits);
+    if (revalidate.length) this.revalidate(revalidate);
+    if (!missing.length || !this.opts.sources.length) return out;
+    metrics.cacheMisses.inc(this.metricLabels, missing.length);
+    let created: Map<string, Tile>;
+    try {
+      created = await this.create(missing, opts.priority ?? this.opts.priority ?? 'ondemand');
+    } catch (e) {
+      // stale-if-error: every missing tile has a stored one young enough
+      const window = this.opts.staleIfError;
+      if (!window || !(e instanceof SourceError || e instanceof LockTimeoutError)) throw e;
+      created = new Map();
+      for (const c of missing) {
+        const old = expired.get(key(c));
+        if (!old || !this.staleWithin(old, c, window)) throw e;
+        created.set(key(c), { ...old, status: 'STALE', cacheControl: this.opts.staleCacheControl });
+      }
+      log.warn(`${this.opts.cacheName}: answering ${missing.length} expired tile(s) after: ${(e as Error).message}`);
+      metrics.staleServed.inc([this.opts.cacheName, 'error'], missing.length);
+    }
+    for (let i = 0; i < coords.length; i++) {
+      const c = coords[i];
+      if (!c || out[i]) continue;
+      const k = key(c);
+      const t = created.get(k);
+      if (!t) continue;
+      out[i] = t.status === 'STALE' ? t : { ...t, status: expired.has(k) ? 'REFRESH' : 'MISS' };
     }
     return out;
+  }
+
+  /** Refreshes the meta tiles of expired tiles in the background, at refresh priority. */
+  private revalidate(coords: TileCoord[]): void {
+    for (const job of this.plan(coords.filter((c) => !this.inflight.has(key(c))))) {
+      const p = this.schedule(job, 'refresh');
+      for (const c of job.coords) if (!this.inflight.has(key(c))) this.inflight.set(key(c), p);
+      p.catch((e) => log.warn(`${this.opts.cacheName}: background refresh of ${job.lockCoord.join('/')} failed: ${(e as Error).message}`)).finally(() => {
+        for (const c of job.coords) if (this.inflight.get(key(c)) === p) this.inflight.delete(key(c));
+      });
+    }
   }
 
   /**
@@ -210,7 +393,7 @@ export class TileManager {
   }
 
   /** Creates the missing tiles, joining creations already running for any of them. */
-  private async create(missing: TileCoord[]): Promise<Map<string, Tile>> {
+  private async create(missing: TileCoord[], priority: RenderPriority): Promise<Map<string, Tile>> {
     const waits = new Set<Promise<Map<string, Tile>>>();
     const fresh: TileCoord[] = [];
     for (const c of missing) {
@@ -220,7 +403,7 @@ export class TileManager {
     }
     const creators = new Semaphore(Math.max(1, this.opts.concurrentTileCreators ?? 1));
     for (const job of this.plan(fresh)) {
-      const p = creators.run(() => this.runJob(job)).finally(() => {
+      const p = creators.run(() => this.schedule(job, priority)).finally(() => {
         for (const c of job.coords) if (this.inflight.get(key(c)) === p) this.inflight.delete(key(c));
       });
       for (const c of job.coords) this.inflight.set(key(c), p);
@@ -229,7 +412,20 @@ export class TileManager {
     const results = await Promise.all(waits);
     const all = new Map<string, Tile>();
     for (const r of results) for (const [k, t] of r) all.set(k, t);
+    // a coalesced creation of another shape (another manager's job for the same meta tile) stored them
+    for (const c of missing) {
+      if (all.has(key(c))) continue;
+      const t = this.loadStored(c);
+      if (t) all.set(key(c), t);
+    }
     return all;
+  }
+
+  /** A job through the render queue (coalesced with the same meta tile anywhere in the process), or at once without one. */
+  private schedule(job: Job, priority: RenderPriority): Promise<Map<string, Tile>> {
+    const q = this.opts.queue;
+    if (!q) return this.runJob(job, priority);
+    return q.run(`${this.opts.identifier}\u0000${key(job.lockCoord)}`, priority, () => this.runJob(job, priority));
   }
 
   /** Which creations to run: one per meta tile, one minimal meta tile, or one per tile. */
@@ -253,8 +449,10 @@ export class TileManager {
   }
 
   /** Runs one job under the meta tile lock. */
-  private async runJob(job: Job): Promise<Map<string, Tile>> {
-    const lock = await this.lock(job.lockCoord);
+  private async runJob(job: Job, priority: RenderPriority): Promise<Map<string, Tile>> {
+    const remote = this.opts.remote;
+    // the renderd takes the meta tile lock itself (it may be this very cache): ours has another name, as MapProxy's
+    const lock = await this.lock(job.lockCoord, remote ? '_renderd' : '');
     try {
       // another process (or a seed) may have made them while we waited
       const already = new Map<string, Tile>();
@@ -264,18 +462,28 @@ export class TileManager {
         already.set(key(c), t);
       }
       if (already.size === job.coords.length) return already;
+      if (remote) {
+        // MapProxy sends the meta tile's main (top-left) tile: the same id for the same work
+        await remote.create(this.opts.renderdId ?? this.opts.cacheName, job.meta?.mainTileCoord ?? job.lockCoord, priority);
+        const made = new Map<string, Tile>();
+        for (const c of job.coords) {
+          const t = this.loadStored(c);
+          if (t) made.set(key(c), t);
+        }
+        return made;
+      }
       return job.meta ? await this.createMeta(job.meta) : await this.createSingle(job.coords[0]);
     } finally {
       lock?.release();
     }
   }
 
-  private async lock(coord: TileCoord): Promise<{ release(): void } | undefined> {
+  private async lock(coord: TileCoord, suffix: string): Promise<{ release(): void } | undefined> {
     const locker = this.opts.locker;
     if (!locker) return undefined;
     const started = performance.now();
     try {
-      const lock = await locker.lock(lockFilename(this.opts.identifier, coord));
+      const lock = await locker.lock(lockFilename(this.opts.identifier + suffix, coord));
       // an uncontended lock is a few file operations; longer means another creator held it
       const waited = (performance.now() - started) / 1000;
       if (waited > 0.005) {

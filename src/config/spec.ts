@@ -280,6 +280,9 @@ const bandSources = dict({
   l: list(bandSource),
 });
 
+/** stale_while_revalidate / stale_if_error in the long form. */
+const staleWindowSpec: DictSpec = dict({ duration: req(oneOf(num, str)), levels: oneOf(list(int), dict({ from: int, to: int })), max_age: num });
+
 /** Options of one entry of `caches:`. */
 export const cacheSpec: DictSpec = dict({
   sources: req(oneOf(list(str), bandSources)),
@@ -304,6 +307,11 @@ export const cacheSpec: DictSpec = dict({
   refresh_before: timeSpec,
   watermark: dict({ text: str, font_size: num, color: oneOf(str, list(num)), opacity: num, spacing: str }),
   cache: typed('type', 'cache type', cacheTypes),
+  // additions (background rendering): see src/render/render-options.ts
+  stale_while_revalidate: oneOf(num, str, staleWindowSpec),
+  stale_if_error: oneOf(num, str, staleWindowSpec),
+  waiting_image: dict({ after: oneOf(num, str), color: oneOf(str, list(num)), file: str, cache_control: str }),
+  prefetch: dict({ levels: int, max_queue: int }),
 });
 
 const wmsOpts = dict({
@@ -534,6 +542,8 @@ const globalsSpec = dict({
   tiles: dict({ expires_hours: num }),
   mapserver: mapserverOpts,
   renderd: dict({ address: str }),
+  // addition: the render queue (src/render/queue.ts)
+  render: dict({ concurrency: int, max_seed_share: num, keep_free: int, max_prefetch: int }),
   background: dict({ url: str }), // addition: used by the demo service, missing in spec.py
 });
 

@@ -45,6 +45,10 @@ import { KmlService } from '../service/kml/kml-service.ts';
 import { DEFAULT_INFO_TEMPLATE, DEFAULT_TEMPLATE, WmtsService } from '../service/wmts/wmts-service.ts';
 import { INFO_REQUIRED, TILE_REQUIRED, WmtsUrlTemplate } from '../service/wmts/url-template.ts';
 import { getLogger } from '../log/logger.ts';
+import { RenderQueue } from '../render/queue.ts';
+import { renderdClient, type RemoteCreator } from '../render/remote.ts';
+import { DEFAULT_STALE_MAX_AGE, prefetchOptions, renderQueueOptions, staleWindow, waitingImage, waitingImageLoader } from '../render/render-options.ts';
+import { tileCacheControl } from '../service/tile-response.ts';
 
 const log = getLogger('mapproxy.config');
 
@@ -70,6 +74,8 @@ export interface Proxy {
   unsupported: string[];
   /** globals.cache.base_dir, absolute (health checks test that it is writable). */
   cacheDir: string;
+  /** The render queue every tile creation of this proxy runs through. */
+  renderQueue: RenderQueue;
 }
 
 const SUPPORTED_SERVICES = new Set(['tms', 'wms', 'wmts', 'kml', 'demo']);
@@ -112,10 +118,18 @@ class Builder {
   private limiters = new Map<string, Semaphore>();
   private preferred: PreferredSrc | undefined;
   private infoLegendDone = new Map<string, { info?: InfoSource; legend?: LegendSource }>();
+  private renderQueue: RenderQueue;
+  private remote: RemoteCreator | undefined;
 
   constructor(private config: LoadedConfig) {
     this.conf = config.conf as Dict;
     this.globals = globalsWithDefaults(this.conf);
+    this.renderQueue = new RenderQueue(renderQueueOptions(this.globals.render, fail));
+    const renderd = this.globals.renderd?.address;
+    if (renderd != null) {
+      if (typeof renderd !== 'string' || !/^https?:\/\/[^/]/.test(renderd)) fail('globals.renderd.address', `expected an http:// or https:// URL, got '${renderd}'`);
+      this.remote = renderdClient(renderd, { timeoutSeconds: Number(this.globals.http?.client_timeout ?? 60) });
+    }
   }
 
   build(): Proxy {
@@ -140,6 +154,7 @@ class Builder {
       corsOrigin: this.corsOrigin(),
       unsupported: this.unsupported,
       cacheDir: this.cacheBaseDir(),
+      renderQueue: this.renderQueue,
     };
   }
 
@@ -437,6 +452,11 @@ class Builder {
     const sourceRefs = ((c.sources ?? []) as string[]).filter((ref) => !this.mapDisabled(ref));
     const managers = new Map<string, TileManager>();
     const locker = this.locker(tileLockDir(this.config, c), Number(this.globals.http?.client_timeout ?? 60));
+    const swr = staleWindow(c.stale_while_revalidate, `${p}.stale_while_revalidate`, fail);
+    const sie = staleWindow(c.stale_if_error, `${p}.stale_if_error`, fail);
+    if ((swr || sie) && !refresh) fail(swr ? `${p}.stale_while_revalidate` : `${p}.stale_if_error`, 'needs refresh_before: tiles only become stale when they expire');
+    const waiting = waitingImage(c.waiting_image, `${p}.waiting_image`, fail, (f) => this.abspath(f));
+    const prefetch = prefetchOptions(c.prefetch, `${p}.prefetch`, fail);
     for (const [i, gname] of gridNames.entries()) {
       const grid = this.grid(gname, `${p}.grids[${i}]`);
       let dir: string;
@@ -474,6 +494,15 @@ class Builder {
           minimizeMetaRequests: g('minimize_meta_requests') === true,
           concurrentTileCreators: Number(g('concurrent_tile_creators') ?? 2),
           locker,
+          queue: this.renderQueue,
+          staleWhileRevalidate: swr?.window,
+          staleIfError: sie?.window,
+          staleCacheControl: tileCacheControl(swr?.maxAge ?? sie?.maxAge ?? DEFAULT_STALE_MAX_AGE),
+          waitingImage: waiting ? { afterMs: waiting.afterMs, cacheControl: waiting.cacheControl, load: waitingImageLoader(waiting, grid.tileSize, encode) } : undefined,
+          prefetch,
+          renderdId: `${name}_${gname}`,
+          // renderd cannot create tiles that are not stored (as MapProxy)
+          remote: c.disable_storage === true ? undefined : this.remote,
         }),
       );
     }

@@ -261,7 +261,18 @@ export async function seedTask(task: SeedTask, opts: RunOptions): Promise<TaskRe
   // the cache's own refresh_before wins, as in MapProxy's expire_timestamp
   const own = base.opts.refreshBefore;
   const before = () => own?.() ?? task.refreshTimestamp;
-  const tm = new TileManager({ ...base.opts, minimizeMetaRequests: false, refreshBefore: before, staleOnError: false });
+  // seed priority in the render queue; no stale answers, placeholders or prefetching
+  const tm = new TileManager({
+    ...base.opts,
+    minimizeMetaRequests: false,
+    refreshBefore: before,
+    staleOnError: false,
+    priority: 'seed',
+    staleWhileRevalidate: undefined,
+    staleIfError: undefined,
+    waitingImage: undefined,
+    prefetch: undefined,
+  });
   const workOnMetatiles = !base.opts.rescaleTiles;
   const needsWork = opts.skipUncached ? (c: TileCoord) => isStale(tm, c, before()) : (c: TileCoord) => !isFresh(tm, c, before());
   run.total = await countTiles(task, opts, needsWork, workOnMetatiles);

@@ -9,15 +9,18 @@ import { httpDate, notModified, NO_CACHE_HEADERS, tileEtag } from '../server/htt
 export function tileResponse(req: Request, tile: Tile, cacheControl: string, corsOrigin: string): Response {
   const headers: Record<string, string> = { 'Content-Type': mimeFromFormat(tile.format) };
   if (corsOrigin) headers['Access-Control-Allow-Origin'] = corsOrigin;
+  if (tile.status) headers['X-Cache'] = tile.status;
   if (!tile.cacheable) {
     Object.assign(headers, NO_CACHE_HEADERS);
+    if (tile.cacheControl) headers['Cache-Control'] = tile.cacheControl;
     headers['Content-Length'] = String(tile.bytes.length);
     return new Response(tile.bytes as Uint8Array<ArrayBuffer>, { headers });
   }
   const etag = tileEtag(tile.mtime, tile.bytes.length);
   headers.ETag = etag;
   headers['Last-Modified'] = httpDate(tile.mtime);
-  headers['Cache-Control'] = cacheControl;
+  // stale tiles get a short max-age: the refreshed one is there soon
+  headers['Cache-Control'] = tile.cacheControl ?? cacheControl;
   if (notModified(req, etag, tile.mtime)) {
     delete headers['Content-Type'];
     return new Response(null, { status: 304, headers });

@@ -97,6 +97,10 @@ export const metrics = {
   upstreamRequests: new Counter('mapproxy_upstream_requests_total', 'Requests to upstream servers by source and HTTP status (- for no answer).', ['source', 'status']),
   upstreamErrors: new Counter('mapproxy_upstream_errors_total', 'Upstream requests that failed (no answer or not 2xx).', ['source']),
   upstreamDuration: new Histogram('mapproxy_upstream_request_duration_seconds', 'Upstream request latency by source.', ['source']),
+  renderStarted: new Counter('mapproxy_render_started_total', 'Tile creations started by the render queue, by priority.', ['priority']),
+  renderCoalesced: new Counter('mapproxy_render_coalesced_total', 'Tile creations asked for while the same meta tile was already queued or running.', ['priority']),
+  prefetchDropped: new Counter('mapproxy_render_prefetch_dropped_total', 'Prefetch work dropped because on-demand work had to wait.', []),
+  staleServed: new Counter('mapproxy_stale_served_total', 'Expired tiles answered from the cache (stale-while-revalidate or stale-if-error).', ['cache', 'reason']),
 };
 
 /** The /metrics document. */
