@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { setLogLevel } from '../src/log/logger.ts';
 import { processIo, runSeed, SeedUsageError, parseDuration, type SeedArgs } from '../src/seed/run-seed.ts';
+import { submitSeed } from '../src/seed/submit.ts';
 
 interface SeedFlags {
   proxyConf?: string;
@@ -36,6 +37,9 @@ interface SeedFlags {
   refreshBefore?: string;
   removeBefore?: string;
   removeAll?: boolean;
+  server?: string;
+  token?: string;
+  wait?: boolean;
 }
 
 const collect = (v: string, acc: string[] = []) => [...acc, v];
@@ -130,6 +134,9 @@ export function registerSeed(program: Command): void {
     .option('--refresh-before <time>', 'with --cache: also remake tiles older than this (7d, 12h, or 2026-01-01T00:00)')
     .option('--remove-before <time>', 'with --cache --cleanup: remove tiles older than this (default: the start of the run)')
     .option('--remove-all', 'with --cache --cleanup: remove all tiles in the levels and area')
+    .option('--server <url>', 'submit the job to a running mapproxy serve (services.admin) instead of seeding here')
+    .option('--token <token>', 'with --server: the admin token (default $MAPPROXY_ADMIN_TOKEN)')
+    .option('--wait', 'with --server: follow the job until it ends (exit 0 done, 3 failed or cancelled)')
     .action(async (config: string | undefined, flags: SeedFlags) => {
       let args: SeedArgs;
       try {
@@ -138,6 +145,7 @@ export function registerSeed(program: Command): void {
         console.error(`error: ${(e as Error).message}`);
         process.exit(e instanceof SeedUsageError ? e.code : 2);
       }
+      if (flags.server !== undefined) process.exit(await submitSeed({ ...args, server: flags.server, token: flags.token, wait: flags.wait === true }, processIo()));
       // as mapproxy-seed: only warnings from the library unless --log-config says otherwise
       if (!args.logConfig) setLogLevel('mapproxy', 'warning');
       const code = await runSeed(args, processIo());

@@ -19,6 +19,7 @@ interface ServeFlags {
   trustedProxies?: string;
   pidFile?: string;
   debug?: boolean;
+  adminBind?: string;
 }
 
 /** Add the serve subcommand (and the internal serve-worker). */
@@ -41,11 +42,17 @@ export function registerServe(program: Command): void {
     .option('--trusted-proxies <list>', "peers whose X-Forwarded-*, X-Script-Name and Forwarded headers count: IPs, CIDR ranges, 'unix', '*' (default: loopback and UNIX socket)")
     .option('--pid-file <file>', 'write the supervisor pid here, removed at exit')
     .option('--debug', 'add an X-MapProxy-Worker: PID response header and log debug messages')
+    .option('--admin-bind <address>', '[HOST:]PORT for the seeding API (services.admin) instead of the main addresses; no token needed there')
     .action(async (config: string, flags: ServeFlags) => {
       let binds: Bind[];
+      let adminBind: Bind | undefined;
       let n;
       try {
         binds = (flags.bind ?? ['localhost:8080']).map(parseServeBind);
+        if (flags.adminBind !== undefined) {
+          adminBind = parseServeBind(flags.adminBind);
+          if (adminBind.kind !== 'tcp') throw new Error(`invalid --admin-bind '${flags.adminBind}': expected [HOST:]PORT`);
+        }
         n = {
           workers: parseCount('--workers', flags.workers, { integer: true, min: 1 }),
           maxRequests: parseCount('--max-requests', flags.maxRequests, { integer: true }),
@@ -59,7 +66,7 @@ export function registerServe(program: Command): void {
         console.error(`error: ${(e as Error).message}`);
         process.exit(2);
       }
-      const code = await runServe({ config, binds, ...n, accessLog: flags.accessLog, errorLog: flags.errorLog, pidFile: flags.pidFile, logConfig: flags.logConfig, trustedProxies: flags.trustedProxies, debug: flags.debug === true });
+      const code = await runServe({ config, binds, ...n, accessLog: flags.accessLog, errorLog: flags.errorLog, pidFile: flags.pidFile, logConfig: flags.logConfig, trustedProxies: flags.trustedProxies, debug: flags.debug === true, adminBind });
       process.exit(code);
     });
 

@@ -431,6 +431,14 @@ export const layerSpec: DictSpec = combined(
 );
 
 const servicesSpec = dict({
+  // addition: the seeding API of `mapproxy serve` (src/service/admin)
+  admin: dict({
+    token: str,
+    token_file: str,
+    jobs_dir: str,
+    max_jobs: int,
+    reseed: list(dict({ seed_conf: req(str), seeds: list(str), cleanups: list(str), interval: req(oneOf(num, str)), concurrency: int })),
+  }),
   demo: dict({}),
   kml: dict({ use_grid_names: bool }),
   tms: dict({ use_grid_names: bool, origin: str }),

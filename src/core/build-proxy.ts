@@ -78,7 +78,7 @@ export interface Proxy {
   renderQueue: RenderQueue;
 }
 
-const SUPPORTED_SERVICES = new Set(['tms', 'wms', 'wmts', 'kml', 'demo']);
+const SUPPORTED_SERVICES = new Set(['tms', 'wms', 'wmts', 'kml', 'demo', 'admin']);
 
 /** Build the graph; a ConfigError names file, line and key path. */
 export function buildProxy(config: LoadedConfig): Proxy {

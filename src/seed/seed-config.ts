@@ -193,9 +193,12 @@ interface Resolved {
   levels: LevelSpec | undefined;
 }
 
-/** Reads seed.yaml against a built proxy; throws ConfigError naming file, line and key. */
-export function loadSeedConf(seedFile: string, proxy: Proxy): SeedingConf {
-  const loaded = loadConfig(seedFile, { validate: false });
+/**
+ * Reads seed.yaml against a built proxy; throws ConfigError naming file, line and key.
+ * `env` replaces process.env for $VAR substitution (the seeding API passes {} so an upload cannot read the server's environment).
+ */
+export function loadSeedConf(seedFile: string, proxy: Proxy, opts: { env?: Record<string, string | undefined> } = {}): SeedingConf {
+  const loaded = loadConfig(seedFile, { validate: false, env: opts.env });
   const conf = loaded.conf as Dict;
   const at = (p: PathSegment[], msg: string): never => {
     throw configErrorAt(loaded, p, msg);

@@ -127,6 +127,7 @@ export class TileWalker {
   private readonly seen = new Map<number, string[]>();
   /** Meta tiles (or tile groups) handed over. */
   count = 0;
+  private lastYield = performance.now();
 
   constructor(
     private readonly o: WalkOptions,
@@ -148,6 +149,9 @@ export class TileWalker {
         await this.walkLevel(bbox, [...this.o.levels], 0, false);
       } catch (e) {
         if (!(e instanceof StopWalk)) throw e;
+        // the position of the stop was reported before the throw; reporting the
+        // unwound walk here would store "all done" and a resumed run would skip the rest
+        return;
       }
     }
     this.h.report?.(this.o.levels[0], bbox);
@@ -184,6 +188,12 @@ export class TileWalker {
     if (process) levels = levels.slice(1);
     const progress = this.o.progress;
     for (let i = 0; i < subtiles.length; i++) {
+      // a walk over cached tiles, or with a CPU-only source, never waits for I/O: let timers,
+      // signals and the requests of a serving process (the seeding API's job runner) in now and then
+      if (performance.now() - this.lastYield > 50) {
+        await new Promise<void>((r) => setImmediate(r));
+        this.lastYield = performance.now();
+      }
       const sub = subtiles[i];
       if (!sub) {
         progress.stepForward(total);

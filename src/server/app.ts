@@ -9,6 +9,7 @@ import { xmlEscape } from '../util/py-format.ts';
 import { VERSION } from '../version.ts';
 import { forwardedRequest, parseTrustedProxies, type PeerAddress, type TrustedProxies } from './proxy-headers.ts';
 import { DemoService } from '../service/demo/demo-service.ts';
+import { adminServiceFor, isAdminPath } from '../service/admin/admin-service.ts';
 
 const errorLog = getLogger('mapproxy.wsgiapp');
 
@@ -23,6 +24,8 @@ export interface HandlerOptions {
   maxConcurrent?: number;
   /** Longest URL accepted (default 8192 characters, twice gunicorn's request line limit). */
   maxUrlLength?: number;
+  /** Serve the seeding API below /admin when services.admin is configured (default true; false when --admin-bind serves it). */
+  admin?: boolean;
 }
 
 /** The answer to a request refused before any service saw it. */
@@ -39,10 +42,17 @@ export function createHandler(proxy: Proxy, opts: HandlerOptions = {}): FetchHan
   const inner = createTileHandler(proxy);
   const maxConcurrent = opts.maxConcurrent ?? 1024;
   const maxUrl = opts.maxUrlLength ?? 8192;
+  // throws ConfigError when services.admin has no token
+  const admin = opts.admin === false ? undefined : adminServiceFor(proxy, { adminBind: false });
+  const adminUrl = (url: string) => {
+    const s = url.indexOf('/', url.indexOf('//') + 2);
+    return s >= 0 && url.startsWith('/admin', s) && isAdminPath(new URL(url).pathname);
+  };
   let active = 0;
   return async (req, peer) => {
     const started = performance.now();
-    if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(405, 'method not allowed', { Allow: 'GET, HEAD' });
+    // POST and DELETE only for the seeding API (checked in answer(), after X-Script-Name is stripped)
+    if (req.method !== 'GET' && req.method !== 'HEAD' && !admin) return refuse(405, 'method not allowed', { Allow: 'GET, HEAD' });
     if (req.url.length > maxUrl) return refuse(414, `URL longer than ${maxUrl} characters`);
     if (active >= maxConcurrent) return refuse(503, 'too many requests in progress, try again', { 'Retry-After': '1' });
     active++;
@@ -59,7 +69,9 @@ export function createHandler(proxy: Proxy, opts: HandlerOptions = {}): FetchHan
     if (h.has('x-forwarded-host') || h.has('x-forwarded-proto') || h.has('x-script-name') || h.has('forwarded')) {
       req = forwardedRequest(req, trusted.trusts(peer?.()));
     }
-    const resp = await inner(req);
+    const isAdmin = admin !== undefined && adminUrl(req.url);
+    if (!isAdmin && req.method !== 'GET' && req.method !== 'HEAD') return refuse(405, 'method not allowed', { Allow: 'GET, HEAD' });
+    const resp = isAdmin ? await admin.handle(req) : await inner(req);
     const service = serviceOf(req.url);
     metrics.requests.inc([service, String(resp.status)]);
     metrics.requestDuration.observe([service], (performance.now() - started) / 1000);
@@ -82,6 +94,7 @@ function serviceOf(url: string): string {
     case 'wms':
     case 'metrics':
     case 'healthz':
+    case 'admin':
       return first;
     case 'service':
     case 'ows': {

@@ -114,7 +114,8 @@ export class MultiApp {
 
   private load(name: string, file: string): Loaded {
     try {
-      const app = makeApp(file, { trustedProxies: parseTrustedProxies(['*']), maxConcurrent: this.opts.maxConcurrent, maxUrlLength: this.opts.maxUrlLength });
+      // no job runner here: the seeding API (services.admin) is for serve and serve-develop
+      const app = makeApp(file, { trustedProxies: parseTrustedProxies(['*']), maxConcurrent: this.opts.maxConcurrent, maxUrlLength: this.opts.maxUrlLength, admin: false });
       log.info(`loaded configuration ${name}.yaml`);
       return { app, stamps: fileStamps(app.proxy.config.files), files: app.proxy.config.files, checked: Date.now() };
     } catch (e) {

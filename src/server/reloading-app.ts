@@ -33,7 +33,7 @@ export interface MapProxyApp {
 /** Load, build and wrap a config as a fetch handler (throws ConfigError on a broken config). */
 export function makeApp(configPath: string, opts: MakeAppOptions = {}): MapProxyApp {
   let proxy = buildProxy(loadConfig(configPath));
-  const handlerOpts: HandlerOptions = { trustedProxies: opts.trustedProxies, maxConcurrent: opts.maxConcurrent, maxUrlLength: opts.maxUrlLength };
+  const handlerOpts: HandlerOptions = { trustedProxies: opts.trustedProxies, maxConcurrent: opts.maxConcurrent, maxUrlLength: opts.maxUrlLength, admin: opts.admin };
   let handler = createHandler(proxy, handlerOpts);
   let stamps = fileStamps(proxy.config.files);
   let timer: ReturnType<typeof setInterval> | undefined;

@@ -6,6 +6,9 @@ import { writeDemoConfig } from '../demo/demo-config.ts';
 import { makeApp } from './reloading-app.ts';
 import { parseTrustedProxies } from './proxy-headers.ts';
 import { MultiApp } from './multiapp.ts';
+import { JobRunner } from '../render/job-runner.ts';
+import { checkAdminConfig, runnerContext } from '../service/admin/admin-config.ts';
+import { createAdminHandler } from '../service/admin/admin-service.ts';
 
 const log = getLogger('mapproxy.system');
 
@@ -17,12 +20,14 @@ export function parseBind(bind: string): { hostname: string; port: number } {
 }
 
 /** Run the development server until killed; returns an exit code when it cannot start. */
-export async function runServeDevelop(opts: { config?: string; bind: string; debug: boolean; trustedProxies?: string }): Promise<number> {
+export async function runServeDevelop(opts: { config?: string; bind: string; debug: boolean; trustedProxies?: string; adminBind?: string }): Promise<number> {
   if (opts.debug) setLogLevel('', 'debug');
   let bind;
+  let adminBind;
   let trustedProxies;
   try {
     bind = parseBind(opts.bind);
+    adminBind = opts.adminBind !== undefined ? parseBind(opts.adminBind) : undefined;
     trustedProxies = opts.trustedProxies !== undefined ? parseTrustedProxies([opts.trustedProxies]) : undefined;
   } catch (e) {
     console.error(`error: ${(e as Error).message}`);
@@ -35,7 +40,9 @@ export async function runServeDevelop(opts: { config?: string; bind: string; deb
   if (!opts.config) log.info(`no configuration given, serving the built-in demo from ${config}`);
   let app;
   try {
-    app = makeApp(config, { reloader: true, trustedProxies });
+    // with --admin-bind the seeding API is served only there
+    app = makeApp(config, { reloader: true, trustedProxies, admin: !adminBind });
+    if (!checkAdminConfig(app.proxy, { adminBind: !!adminBind }) && adminBind) log.warn('--admin-bind given, but the configuration has no services.admin: the seeding API answers 404');
   } catch (e) {
     if (e instanceof ConfigError || (e as NodeJS.ErrnoException).code === 'ENOENT') {
       console.error(`error: ${(e as Error).message}`);
@@ -46,6 +53,28 @@ export async function runServeDevelop(opts: { config?: string; bind: string; deb
   for (const w of app.proxy.config.warnings) log.warn(String(w));
   const server = await serveHttp({ hostname: bind.hostname, port: bind.port, fetch: app.fetch });
   console.log(`mapproxy serve-develop: serving ${config} on http://${bind.hostname}:${server.port}/`);
+  // the one process: it runs the seeding jobs (idle while services.admin is not configured)
+  const live = app;
+  const runner = new JobRunner({ context: () => runnerContext(live.proxy) }).start();
+  if (runnerContext(live.proxy)) {
+    // a running seeding job stores its progress before the process ends (a second signal ends it at once)
+    let stopping = false;
+    const onSignal = () => {
+      if (stopping) process.exit(130);
+      stopping = true;
+      const t = setTimeout(() => process.exit(0), 10_000);
+      void runner.stop().finally(() => {
+        clearTimeout(t);
+        process.exit(0);
+      });
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  }
+  if (adminBind) {
+    const admin = await serveHttp({ hostname: adminBind.hostname, port: adminBind.port, fetch: createAdminHandler(() => live.proxy) });
+    console.log(`mapproxy serve-develop: seeding API on http://${adminBind.hostname}:${admin.port}/admin/`);
+  }
   return 0;
 }
 

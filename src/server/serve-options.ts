@@ -32,6 +32,8 @@ export interface ServeOptions {
   trustedProxies?: string;
   /** Add X-MapProxy-Worker: PID to responses. */
   debug: boolean;
+  /** --admin-bind: the seeding API on this TCP address only (served by the worker in slot 0). */
+  adminBind?: Bind;
 }
 
 /** What one worker process is told (as JSON in MAPPROXY_SERVE_WORKER). */
@@ -51,6 +53,12 @@ export interface WorkerSpec {
   debug: boolean;
   /** Pid of the supervisor: a worker whose parent changed is orphaned and stops. */
   parentPid: number;
+  /** This worker runs the seeding jobs (slot 0; a replacement may overlap briefly, the runner lock keeps them apart). */
+  runJobs?: boolean;
+  /** --admin-bind was given: the main addresses do not serve /admin. */
+  adminSeparate?: boolean;
+  /** The --admin-bind address this worker serves the seeding API on (slot 0). */
+  adminListen?: ListenTarget;
 }
 
 /** Environment variable carrying the WorkerSpec of a worker process. */

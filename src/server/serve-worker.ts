@@ -13,6 +13,9 @@ import { parseTrustedProxies } from './proxy-headers.ts';
 import { makeApp } from './reloading-app.ts';
 import type { WorkerSpec } from './serve-options.ts';
 import { guardHandler, type GuardedHandler } from './worker-handler.ts';
+import { JobRunner } from '../render/job-runner.ts';
+import { runnerContext } from '../service/admin/admin-config.ts';
+import { createAdminHandler } from '../service/admin/admin-service.ts';
 
 const log = getLogger('mapproxy.system');
 
@@ -80,12 +83,25 @@ export async function runWorker(spec: WorkerSpec): Promise<void> {
       : undefined;
 
   let guarded: GuardedHandler;
+  let adminGuarded: GuardedHandler | undefined;
+  let runner: JobRunner | undefined;
   try {
     if (logConfigError) throw logConfigError;
     // no reloader: the supervisor replaces workers on SIGHUP
     const trustedProxies = spec.trustedProxies !== undefined ? parseTrustedProxies([spec.trustedProxies]) : undefined;
-    const app = makeApp(spec.config, { trustedProxies });
+    // with --admin-bind the main addresses do not serve /admin
+    const app = makeApp(spec.config, { trustedProxies, admin: !spec.adminSeparate });
     guarded = guardHandler(app.fetch, { timeout: spec.timeout, keepalive: spec.keepalive, idleTimeout: idle, debug: spec.debug, accessLog, onRequest });
+    if (spec.adminListen) {
+      adminGuarded = guardHandler(createAdminHandler(() => app.proxy), { timeout: spec.timeout, keepalive: spec.keepalive, idleTimeout: idle, debug: spec.debug, accessLog });
+      const t = spec.adminListen;
+      try {
+        listeners.push(await listenHttp(t, { fetch: adminGuarded.fetch, idleTimeout: idle, reusePort: true }));
+      } catch (e) {
+        throw new Error(`cannot listen on ${t.kind === 'unix' ? `unix:${t.path}` : `${t.hostname}:${t.port}`} (--admin-bind): ${(e as Error).message}`);
+      }
+    }
+    if (spec.runJobs) runner = new JobRunner({ context: () => runnerContext(app.proxy) });
     for (const target of spec.listen) {
       const where = target.kind === 'unix' ? `unix:${target.path}` : `${target.hostname}:${target.port}`;
       try {
@@ -100,6 +116,7 @@ export async function runWorker(spec: WorkerSpec): Promise<void> {
     return exit(BOOT_FAILURE);
   }
   const handler = guarded;
+  runner?.start();
 
   async function stop(why: string): Promise<void> {
     if (stopping) return;
@@ -109,12 +126,15 @@ export async function runWorker(spec: WorkerSpec): Promise<void> {
     // Busy keep-alive connections get one more answer with Connection: close
     // and reconnect to another worker, instead of being cut while idle.
     handler.drain();
+    adminGuarded?.drain();
+    // the running seeding job pauses (progress stored); the next job runner resumes it
+    const runnerStopped = runner?.stop().catch((e) => log.error(`stopping the job runner: ${(e as Error).message}`));
     await sleep(DRAIN_GRACE_MS);
     const force = setTimeout(() => {
       log.warn(`graceful timeout (${spec.gracefulTimeout} s) reached, closing open connections`);
       void Promise.all(listeners.map((l) => l.stop(true))).finally(() => exit(0));
     }, spec.gracefulTimeout * 1000);
-    await Promise.all(listeners.map((l) => l.stop(false)));
+    await Promise.all([...listeners.map((l) => l.stop(false)), runnerStopped]);
     clearTimeout(force);
     listeners = [];
     exit(0);

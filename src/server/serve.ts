@@ -22,6 +22,7 @@ import { parseTrustedProxies } from './proxy-headers.ts';
 import { formatBind, type Bind, type ServeOptions } from './serve-options.ts';
 import { forwardUnix, type UnixForwarder } from './unix-forwarder.ts';
 import { WorkerPool } from './workers.ts';
+import { checkAdminConfig } from '../service/admin/admin-config.ts';
 
 const log = getLogger('mapproxy.system');
 
@@ -51,7 +52,8 @@ export async function runServe(opts: ServeOptions): Promise<number> {
     return 2;
   }
 
-  const problem = validateConfig(config);
+  const adminBind = opts.adminBind !== undefined;
+  const problem = validateConfig(config, adminBind);
   if (problem) {
     console.error(`error: ${problem}`);
     if (opts.errorLog !== '-') log.error(problem);
@@ -96,6 +98,16 @@ export async function runServe(opts: ServeOptions): Promise<number> {
       return fail(`cannot listen on ${formatBind(b)}: ${(e as Error).message}`);
     }
   }
+  let adminListen: ListenTarget | undefined;
+  if (opts.adminBind) {
+    const b = opts.adminBind;
+    if (b.kind !== 'tcp') return fail('--admin-bind: expected [HOST:]PORT');
+    try {
+      adminListen = { kind: 'tcp', hostname: b.hostname, port: await probePort(b.hostname, b.port) };
+    } catch (e) {
+      return fail(`cannot listen on ${formatBind(b)} (--admin-bind): ${(e as Error).message}`);
+    }
+  }
   const unixBinds = opts.binds.filter((b): b is Extract<Bind, { kind: 'unix' }> => b.kind === 'unix');
   let runDir: string | undefined;
   if (unixBinds.length) {
@@ -135,6 +147,10 @@ export async function runServe(opts: ServeOptions): Promise<number> {
           trustedProxies: opts.trustedProxies,
           debug: opts.debug,
           parentPid: process.pid,
+          // slot 0 runs the seeding jobs and serves --admin-bind
+          runJobs: slot === 0,
+          adminSeparate: adminBind,
+          adminListen: slot === 0 ? adminListen : undefined,
         },
       };
     },
@@ -178,7 +194,7 @@ export async function runServe(opts: ServeOptions): Promise<number> {
       do {
         reloadAgain = false;
         log.info(`SIGHUP: reloading ${config}`);
-        const err = validateConfig(config);
+        const err = validateConfig(config, adminBind);
         if (err) {
           log.error(`configuration has errors, keeping the running workers: ${err}`);
           continue;
@@ -225,6 +241,7 @@ export async function runServe(opts: ServeOptions): Promise<number> {
   started = true;
   const where = [...shown, ...unixBinds].map(formatBind).join(', ');
   log.info(`listening at ${where} with ${opts.workers} worker(s): ${pool.pids().join(', ')}`);
+  if (adminListen?.kind === 'tcp') log.info(`seeding API at ${formatBind(adminListen)}/admin/ (worker ${pool.pids()[0]})`);
   return finished;
 }
 
@@ -245,9 +262,10 @@ function migrateHint(): boolean {
 }
 
 /** loadConfig + buildProxy, as every worker will; the error message, or undefined when fine. */
-function validateConfig(config: string): string | undefined {
+function validateConfig(config: string, adminBind: boolean): string | undefined {
   try {
     const proxy = buildProxy(loadConfig(config));
+    checkAdminConfig(proxy, { adminBind });
     for (const w of proxy.config.warnings) log.warn(String(w));
     return undefined;
   } catch (e) {
