@@ -2,14 +2,15 @@
  * A fast upstream WMS for benchmarks, run as its own process so it never
  * shares an event loop (or a GIL) with the servers under test:
  *
- *   bun bench/wms-upstream.ts PORT [WxH ...] [--style=map|photo]
+ *   bun bench/wms-upstream.ts PORT [WxH ...] [--style=map|photo] [--delay-ms=N]
  *
  * GetMap answers a pre-encoded, map-like PNG (or JPEG) of the requested size:
  * VARIANTS images per size, rendered once (sizes listed on the command line
  * at startup, any other size on first use), the variant picked from the bbox
  * rounded to whole units, so both servers get the same pixels for the same
  * meta tile even if they format the bbox differently. Per request the cost is
- * a Map lookup, which keeps the upstream far from being the bottleneck.
+ * a Map lookup, which keeps the upstream far from being the bottleneck;
+ * --delay-ms adds a fixed latency per GetMap, as a real rendering WMS has.
  *
  * GET /stats -> {"getmap": n, "bytes": n}; GET /reset zeroes the counters.
  * Prints "listening PORT" on stdout when ready.
@@ -24,6 +25,7 @@ const port = Number(process.argv[2] ?? 0);
 const args = process.argv.slice(3);
 const preload = args.filter((a) => !a.startsWith('--'));
 const style = args.includes('--style=photo') ? 'photo' : 'map';
+const delayMs = Number(args.find((a) => a.startsWith('--delay-ms='))?.slice(11) ?? 0);
 
 
 
@@ -161,6 +163,7 @@ const server = Bun.serve({
     if (!(w > 0 && h > 0 && w * h <= 16e6) || bbox.split(',').length !== 4) return new Response('bad request', { status: 400 });
     const fmt: Fmt = (p.get('format') ?? '').includes('jpeg') ? 'jpeg' : 'png';
     const body = (await variants(w, h, fmt))[pick(bbox)];
+    if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
     getmap++;
     bytesOut += body.length;
     return new Response(body as BodyInit, { headers: { 'Content-Type': `image/${fmt}` } });

@@ -7,8 +7,11 @@
  * second, honours a cancel within a second, and queues the reseed entries
  * whose interval has passed since their last finish.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import type { SelfCommand } from '../runtime/self-command.ts';
 import { clearInterval, clearTimeout, setInterval, setTimeout } from 'node:timers';
 import type { Proxy } from '../core/build-proxy.ts';
 import { getLogger } from '../log/logger.ts';
@@ -42,7 +45,30 @@ export interface JobRunnerOptions {
   context(): RunnerContext | undefined;
   /** Milliseconds between polls of the jobs directory (default 1000). */
   pollMs?: number;
+  /**
+   * Run each job in its own process (`mapproxy job-run`) at a lower CPU
+   * priority, so the tile encoding of a seed never holds up the event loop
+   * that answers requests, and the kernel gives serving processes the CPU
+   * first. Undefined: in this process.
+   */
+  isolate?: { command: SelfCommand; config: string; nice: number; log?: JobLogSpec };
 }
+
+/** Where a job process logs: the serving worker's error log, level and log.ini. */
+export interface JobLogSpec {
+  errorLog: string;
+  logLevel: string;
+  logConfig?: string;
+}
+
+/** Environment variable carrying the JobLogSpec of a job process. */
+export const JOB_LOG_ENV = 'MAPPROXY_JOB_LOG';
+
+/** Seconds a job process gets to store its progress after SIGTERM before it is killed. */
+const CHILD_STOP_MS = 30_000;
+
+/** Environment variable telling a job process the pid of its runner (it stops when that one is gone). */
+export const JOB_PARENT_ENV = 'MAPPROXY_JOB_RUNNER_PID';
 
 /** Finished jobs kept in the jobs directory; older ones are removed. */
 const KEEP_FINISHED = 100;
@@ -167,7 +193,7 @@ export class JobRunner {
   private wakeTimer: ReturnType<typeof setTimeout> | undefined;
   private store: JobStore | undefined;
   private lock: RunnerLock | undefined;
-  private current: { job: Job; stop: StopSignal; done: Promise<void> } | undefined;
+  private current: { job: Job; stop: StopSignal; done: Promise<void>; child?: ChildProcess } | undefined;
   private stopping = false;
   private ticking = false;
   private unlisten: (() => void) | undefined;
@@ -208,6 +234,47 @@ export class JobRunner {
       await cur.done;
     }
     this.lock?.release();
+  }
+
+  /** Runs one job of the context in this process (the body of `mapproxy job-run`); resolves when it ended or paused. */
+  runOne(job: Job, ctx: RunnerContext, stop: StopSignal): Promise<void> {
+    const store = new JobStore(ctx.jobsDir);
+    return this.runJob(job, ctx, store, stop);
+  }
+
+  /** The job in its own process; `stop` sends it SIGTERM (it pauses and stores its progress). */
+  private spawnJob(job: Job, ctx: RunnerContext, stop: StopSignal): { done: Promise<void>; child: ChildProcess } {
+    const iso = this.opts.isolate!;
+    const child = spawn(iso.command.cmd, [...iso.command.args, 'job-run', '--config', iso.config, '--jobs-dir', ctx.jobsDir, '--id', job.id], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env, [JOB_PARENT_ENV]: String(process.pid), ...(iso.log ? { [JOB_LOG_ENV]: JSON.stringify(iso.log) } : {}) },
+    });
+    if (child.pid !== undefined && iso.nice) {
+      try {
+        os.setPriority(child.pid, Math.min(19, os.getPriority(process.pid) + iso.nice));
+      } catch (e) {
+        log.warn(`job ${job.id}: cannot lower the priority of its process: ${(e as Error).message}`);
+      }
+    }
+    const done = new Promise<void>((resolve) => {
+      let killer: ReturnType<typeof setTimeout> | undefined;
+      const poll = setInterval(() => {
+        if (stop.stopped && !killer && child.exitCode === null) {
+          child.kill('SIGTERM');
+          killer = setTimeout(() => child.kill('SIGKILL'), CHILD_STOP_MS);
+        }
+      }, 100);
+      const end = (why: string) => {
+        clearInterval(poll);
+        if (killer) clearTimeout(killer);
+        if (why) log.warn(`job ${job.id}: its process ${why}`);
+        resolve();
+      };
+      child.once('error', (e) => end(`could not start: ${e.message}`));
+      child.once('exit', (code, sig) => end(code === 0 ? '' : `exited with ${code ?? sig}`));
+    });
+    log.info(`job ${job.id} runs in process ${child.pid}${iso.nice ? ` (nice +${iso.nice})` : ''}`);
+    return { done, child };
   }
 
   private tick(): void {
@@ -254,14 +321,15 @@ export class JobRunner {
     const next = jobs.find((j) => j.state === 'running' && this.orphaned(j)) ?? jobs.find((j) => j.state === 'queued');
     if (!next) return;
     const stop = new StopSignal();
-    const done = this.runJob(next, ctx, store, stop)
+    const spawned = this.opts.isolate ? this.spawnJob(next, ctx, stop) : undefined;
+    const done = (spawned ? spawned.done : this.runJob(next, ctx, store, stop))
       .catch((e) => log.error(`job ${next.id}: ${(e as Error).stack ?? e}`))
       .finally(() => {
         this.current = undefined;
         this.prune(store);
         this.wake();
       });
-    this.current = { job: next, stop, done };
+    this.current = { job: next, stop, done, child: spawned?.child };
   }
 
   /** A running job nobody runs: its owner is gone, is us (a restart), or stopped writing long ago. */

@@ -14,6 +14,7 @@ import { makeApp } from './reloading-app.ts';
 import type { WorkerSpec } from './serve-options.ts';
 import { guardHandler, type GuardedHandler } from './worker-handler.ts';
 import { JobRunner } from '../render/job-runner.ts';
+import { selfCommand } from '../runtime/self-command.ts';
 import { runnerContext } from '../service/admin/admin-config.ts';
 import { createAdminHandler } from '../service/admin/admin-service.ts';
 
@@ -101,7 +102,8 @@ export async function runWorker(spec: WorkerSpec): Promise<void> {
         throw new Error(`cannot listen on ${t.kind === 'unix' ? `unix:${t.path}` : `${t.hostname}:${t.port}`} (--admin-bind): ${(e as Error).message}`);
       }
     }
-    if (spec.runJobs) runner = new JobRunner({ context: () => runnerContext(app.proxy) });
+    // each job in its own process at nice +10: seeding never holds up this worker's requests
+    if (spec.runJobs) runner = new JobRunner({ context: () => runnerContext(app.proxy), isolate: { command: selfCommand(), config: spec.config, nice: 10, log: { errorLog: spec.errorLog, logLevel: spec.logLevel, logConfig: spec.logConfig } } });
     for (const target of spec.listen) {
       const where = target.kind === 'unix' ? `unix:${target.path}` : `${target.hostname}:${target.port}`;
       try {

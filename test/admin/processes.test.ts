@@ -2,7 +2,8 @@
  * The seeding API in real server processes: serve-develop stopped mid-job and
  * started again resumes without redoing finished meta tiles, --admin-bind
  * serves the API on its own address only, and `serve -w 2` runs every job
- * exactly once (in the worker of slot 0) whichever worker took it.
+ * exactly once (in a process of its own, started by the worker of slot 0)
+ * whichever worker took it.
  * Every process is started in its own process group and stopped by pid.
  */
 import { after, before, describe, it } from 'node:test';
@@ -79,6 +80,40 @@ describe('seeding API in server processes', () => {
     }
   });
 
+  it('serve: SIGTERM pauses the job process, the next server resumes it without redoing finished meta tiles', async () => {
+    const dir = makeCase({ 'mapproxy.yaml': adminYaml(up) });
+    up.requests.length = 0;
+    up.delayMs = 30;
+    const listening = /listening at http:\/\/127\.0\.0\.1:(\d+) with/;
+    try {
+      const first = run(['serve', 'mapproxy.yaml', '-w', '1', '-b', '127.0.0.1:0'], dir);
+      const url = `http://127.0.0.1:${(await first.waitFor(listening, 30_000))[1]}`;
+      const r = await api(url, 'POST', '/admin/seed', { body: { cache: 'c', levels: '0-5', concurrency: 1 } });
+      assert.equal(r.status, 201, JSON.stringify(r.json));
+      const id = r.json.id;
+      await waitFor('a third of the meta tiles', 20_000, () => up.requests.length >= 30);
+      assert.equal(await stop(first), 0, first.output());
+      const before = up.requests.length;
+      assert.ok(before < METAS_0_5, `${before} requests before the stop`);
+      const jobsDir = path.join(dir, 'cache_data', '.mapproxy-jobs');
+      const paused = JSON.parse(fs.readFileSync(path.join(jobsDir, `${id}.job.json`), 'utf8'));
+      assert.equal(paused.state, 'running');
+      // the job process stopped with its server
+      assert.throws(() => process.kill(paused.owner_pid, 0), /ESRCH/);
+
+      const second = run(['serve', 'mapproxy.yaml', '-w', '1', '-b', '127.0.0.1:0'], dir);
+      const url2 = `http://127.0.0.1:${(await second.waitFor(listening, 30_000))[1]}`;
+      const job = await waitJob(url2, id, ['done', 'failed', 'cancelled'], 20_000);
+      assert.equal(job.state, 'done', JSON.stringify(job));
+      assert.equal(job.resumed, 1);
+      assert.equal(up.requests.length, METAS_0_5, `${up.requests.length} upstream requests (${before} before the stop)`);
+      await stop(second);
+    } finally {
+      up.delayMs = 0;
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('--admin-bind: the API only on its own address, where no token is needed', async () => {
     const dir = makeCase({ 'mapproxy.yaml': adminYaml(up, '    max_jobs: 4') });
     try {
@@ -131,10 +166,14 @@ describe('seeding API in server processes', () => {
       for (const j of jobs) assert.equal(j.state, 'done', JSON.stringify(j));
       // 7 + 7 + 16 + 16 meta tiles, each fetched once: no job ran twice
       assert.equal(up.requests.length, 46);
+      // each job ran in a process of its own at a lower CPU priority, started by the worker of slot 0
       const owners = new Set(jobs.map((j) => j.owner_pid));
-      assert.equal(owners.size, 1);
-      const owner = [...owners][0];
-      assert.notEqual(owner, s.pid);
+      assert.equal(owners.size, jobs.length);
+      for (const j of jobs) {
+        assert.notEqual(j.owner_pid, s.pid);
+        assert.ok(!answeredBy.has(String(j.owner_pid)), 'a job ran inside a serving worker');
+        assert.match(s.output(), new RegExp(`job ${j.id} runs in process ${j.owner_pid} \\(nice \\+10\\)`));
+      }
       // every worker reads every job
       const readers = new Set<string>();
       for (let i = 0; i < 8; i++) {
