@@ -274,9 +274,17 @@ export async function seedTask(task: SeedTask, opts: RunOptions): Promise<TaskRe
     prefetch: undefined,
   });
   const workOnMetatiles = !base.opts.rescaleTiles;
-  const needsWork = opts.skipUncached ? (c: TileCoord) => isStale(tm, c, before()) : (c: TileCoord) => !isFresh(tm, c, before());
-  run.total = await countTiles(task, opts, needsWork, workOnMetatiles);
   const metaGrid = new MetaGrid(task.grid, metaSizeOf(base), 0);
+  /** The tiles of a meta tile (its main tile first) or the tile itself. */
+  const tilesOf = (c: TileCoord): TileCoord[] => (workOnMetatiles ? metaGrid.tileList(c).filter((x): x is TileCoord => x !== null) : [c]);
+  // a meta tile whose creation was killed half-way has some tiles: it needs work until all are there
+  const needsWork = opts.skipUncached
+    ? (c: TileCoord) => isStale(tm, c, before())
+    : (c: TileCoord) => {
+        const b = before();
+        return !isFresh(tm, c, b) || tilesOf(c).some((t) => !isFresh(tm, t, b));
+      };
+  run.total = await countTiles(task, opts, needsWork, workOnMetatiles);
   const pool = new JobPool(Math.max(1, opts.concurrency));
   const sleep = opts.sleep ?? defaultSleep;
   const rate = new RateLimit(opts.maxRate, sleep);
@@ -295,7 +303,10 @@ export async function seedTask(task: SeedTask, opts: RunOptions): Promise<TaskRe
         if (opts.stop.stopped && attempt > 0) return;
         await rate.take();
         try {
-          await tm.getTiles(coords);
+          // every tile not yet fresh: asking for the main tile alone would take a half-written meta tile as done
+          const b = before();
+          const wanted = coords.flatMap(tilesOf).filter((t) => !isFresh(tm, t, b));
+          await tm.getTiles(wanted.length ? wanted : coords);
           consecutiveFailures = 0;
           run.count(level, n);
           return;

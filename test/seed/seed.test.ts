@@ -57,6 +57,25 @@ describe('mapproxy seed with seed.yaml', () => {
     assert.match(r2.out, /seeded 0 tiles/);
   });
 
+  it('completes a meta tile that has its main tile but lost others (a creation killed half-way)', async () => {
+    up.requests.length = 0;
+    const dir = makeCase({ 'mapproxy.yaml': basicConfig(), 'seed.yaml': SEED_0_5 }, up);
+    assert.equal((await seedIn(dir, { seedConf: 'seed.yaml' })).code, 0);
+    const cache = path.join(dir, 'cache_data/c_EPSG3857');
+    const all = listFiles(cache);
+    // level 2 is one 4x4 meta tile: keep its first (main) tile, drop the rest
+    const l2 = level(all, 2);
+    assert.equal(l2.length, 16);
+    const main = l2[0];
+    for (const f of l2.slice(1)) fs.rmSync(path.join(cache, f));
+    const before = up.requests.length;
+    const r = await seedIn(dir, { seedConf: 'seed.yaml' });
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(level(listFiles(cache), 2), l2);
+    assert.ok(fs.existsSync(path.join(cache, main)));
+    assert.equal(up.requests.length, before + 1);
+  });
+
   it('--dry-run and --summary write nothing and ask no one', async () => {
     up.requests.length = 0;
     const dir = makeCase({ 'mapproxy.yaml': basicConfig(), 'seed.yaml': SEED_0_5 }, up);
