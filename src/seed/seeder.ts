@@ -277,13 +277,11 @@ export async function seedTask(task: SeedTask, opts: RunOptions): Promise<TaskRe
   const metaGrid = new MetaGrid(task.grid, metaSizeOf(base), 0);
   /** The tiles of a meta tile (its main tile first) or the tile itself. */
   const tilesOf = (c: TileCoord): TileCoord[] => (workOnMetatiles ? metaGrid.tileList(c).filter((x): x is TileCoord => x !== null) : [c]);
-  // a meta tile whose creation was killed half-way has some tiles: it needs work until all are there
+  // as MapProxy, the main tile decides whether a meta tile is refreshed; but one whose creation was
+  // killed half-way has its main tile and lacks others: it needs work until all of them are there
   const needsWork = opts.skipUncached
     ? (c: TileCoord) => isStale(tm, c, before())
-    : (c: TileCoord) => {
-        const b = before();
-        return !isFresh(tm, c, b) || tilesOf(c).some((t) => !isFresh(tm, t, b));
-      };
+    : (c: TileCoord) => !isFresh(tm, c, before()) || tilesOf(c).some((t) => !tm.opts.backend.isCached(t));
   run.total = await countTiles(task, opts, needsWork, workOnMetatiles);
   const pool = new JobPool(Math.max(1, opts.concurrency));
   const sleep = opts.sleep ?? defaultSleep;
