@@ -47,7 +47,7 @@ import { INFO_REQUIRED, TILE_REQUIRED, WmtsUrlTemplate } from '../service/wmts/u
 import { getLogger } from '../log/logger.ts';
 import { RenderQueue } from '../render/queue.ts';
 import { renderdClient, type RemoteCreator } from '../render/remote.ts';
-import { DEFAULT_STALE_MAX_AGE, prefetchOptions, renderQueueOptions, staleWindow, waitingImage, waitingImageLoader } from '../render/render-options.ts';
+import { DEFAULT_STALE_MAX_AGE, prefetchOptions, renderQueueOptions, shareOf, staleWindow, waitingImage, waitingImageLoader } from '../render/render-options.ts';
 import { tileCacheControl } from '../service/tile-response.ts';
 
 const log = getLogger('mapproxy.config');
@@ -80,10 +80,20 @@ export interface Proxy {
 
 const SUPPORTED_SERVICES = new Set(['tms', 'wms', 'wmts', 'kml', 'demo', 'admin']);
 
+/** Options of buildProxy. */
+export interface BuildOptions {
+  /**
+   * Processes serving this config side by side (the workers of `mapproxy
+   * serve`): globals.render.concurrency is the total of the group, each gets
+   * its share (rounded up).
+   */
+  renderShare?: number;
+}
+
 /** Build the graph; a ConfigError names file, line and key path. */
-export function buildProxy(config: LoadedConfig): Proxy {
+export function buildProxy(config: LoadedConfig, opts: BuildOptions = {}): Proxy {
   try {
-    return new Builder(config).build();
+    return new Builder(config, opts).build();
   } catch (e) {
     if (e instanceof ConfigError && e.location && !e.location.file) {
       const segs = parsePath(e.location.path);
@@ -121,10 +131,13 @@ class Builder {
   private renderQueue: RenderQueue;
   private remote: RemoteCreator | undefined;
 
-  constructor(private config: LoadedConfig) {
+  constructor(
+    private config: LoadedConfig,
+    opts: BuildOptions,
+  ) {
     this.conf = config.conf as Dict;
     this.globals = globalsWithDefaults(this.conf);
-    this.renderQueue = new RenderQueue(renderQueueOptions(this.globals.render, fail));
+    this.renderQueue = new RenderQueue(shareOf(renderQueueOptions(this.globals.render, fail), opts.renderShare ?? 1));
     const renderd = this.globals.renderd?.address;
     if (renderd != null) {
       if (typeof renderd !== 'string' || !/^https?:\/\/[^/]/.test(renderd)) fail('globals.renderd.address', `expected an http:// or https:// URL, got '${renderd}'`);

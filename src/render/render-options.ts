@@ -64,6 +64,14 @@ export function renderQueueOptions(render: Dict | undefined, fail: Fail): Render
   return { concurrency, backgroundSlots, maxPrefetch };
 }
 
+/** One process's part of the group's queue: concurrency and background slots divided by `n`, rounded up. */
+export function shareOf(q: RenderQueueOptions, n: number): RenderQueueOptions {
+  if (!(n > 1)) return q;
+  const concurrency = Math.max(1, Math.ceil(q.concurrency / n));
+  const backgroundSlots = Math.min(concurrency, Math.max(1, Math.ceil((q.backgroundSlots ?? q.concurrency) / n)));
+  return { ...q, concurrency, backgroundSlots };
+}
+
 /** stale_while_revalidate / stale_if_error; undefined when not configured. */
 export function staleWindow(v: unknown, p: string, fail: Fail): { window: StaleWindow; maxAge?: number } | undefined {
   if (v == null) return undefined;

@@ -17,6 +17,8 @@ export interface MakeAppOptions extends HandlerOptions {
   reloader?: boolean;
   /** Poll interval of the reloader in ms (default 1000). */
   reloadInterval?: number;
+  /** Processes serving this config side by side (they share globals.render.concurrency). */
+  renderShare?: number;
 }
 
 /** An app bound to a config file. */
@@ -32,7 +34,8 @@ export interface MapProxyApp {
 
 /** Load, build and wrap a config as a fetch handler (throws ConfigError on a broken config). */
 export function makeApp(configPath: string, opts: MakeAppOptions = {}): MapProxyApp {
-  let proxy = buildProxy(loadConfig(configPath));
+  const build = { renderShare: opts.renderShare };
+  let proxy = buildProxy(loadConfig(configPath), build);
   const handlerOpts: HandlerOptions = { trustedProxies: opts.trustedProxies, maxConcurrent: opts.maxConcurrent, maxUrlLength: opts.maxUrlLength, admin: opts.admin };
   let handler = createHandler(proxy, handlerOpts);
   let stamps = fileStamps(proxy.config.files);
@@ -40,7 +43,7 @@ export function makeApp(configPath: string, opts: MakeAppOptions = {}): MapProxy
 
   const reload = (): boolean => {
     try {
-      const next = buildProxy(loadConfig(configPath));
+      const next = buildProxy(loadConfig(configPath), build);
       proxy = next;
       handler = createHandler(next, handlerOpts);
       stamps = fileStamps(next.config.files);

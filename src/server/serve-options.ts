@@ -53,6 +53,8 @@ export interface WorkerSpec {
   debug: boolean;
   /** Pid of the supervisor: a worker whose parent changed is orphaned and stops. */
   parentPid: number;
+  /** Workers of the group: they share globals.render.concurrency. */
+  workers?: number;
   /** This worker runs the seeding jobs (slot 0; a replacement may overlap briefly, the runner lock keeps them apart). */
   runJobs?: boolean;
   /** --admin-bind was given: the main addresses do not serve /admin. */

@@ -91,7 +91,7 @@ export async function runWorker(spec: WorkerSpec): Promise<void> {
     // no reloader: the supervisor replaces workers on SIGHUP
     const trustedProxies = spec.trustedProxies !== undefined ? parseTrustedProxies([spec.trustedProxies]) : undefined;
     // with --admin-bind the main addresses do not serve /admin
-    const app = makeApp(spec.config, { trustedProxies, admin: !spec.adminSeparate });
+    const app = makeApp(spec.config, { trustedProxies, admin: !spec.adminSeparate, renderShare: spec.workers });
     guarded = guardHandler(app.fetch, { timeout: spec.timeout, keepalive: spec.keepalive, idleTimeout: idle, debug: spec.debug, accessLog, onRequest });
     if (spec.adminListen) {
       adminGuarded = guardHandler(createAdminHandler(() => app.proxy), { timeout: spec.timeout, keepalive: spec.keepalive, idleTimeout: idle, debug: spec.debug, accessLog });

@@ -147,6 +147,7 @@ export async function runServe(opts: ServeOptions): Promise<number> {
           trustedProxies: opts.trustedProxies,
           debug: opts.debug,
           parentPid: process.pid,
+          workers: opts.workers,
           // slot 0 runs the seeding jobs and serves --admin-bind
           runJobs: slot === 0,
           adminSeparate: adminBind,

@@ -2,6 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { RenderCancelled, RenderQueue, type RenderPriority } from '../../src/render/queue.ts';
+import { renderQueueOptions, shareOf } from '../../src/render/render-options.ts';
 
 /** Work the test finishes by hand. */
 function gate(): { promise: Promise<string>; open(v?: string): void; fail(e: Error): void } {
@@ -136,6 +137,23 @@ describe('render queue', () => {
     await busy;
     assert.equal(await od, 'od');
     assert.equal(await q.run('p5', 'prefetch', async () => 5), 5);
+  });
+
+  it('divides globals.render among the workers of serve, rounding up', () => {
+    const fail = (p: string, m: string): never => {
+      throw new Error(`${p}: ${m}`);
+    };
+    const q = renderQueueOptions({ concurrency: 10, keep_free: 4 }, fail);
+    assert.deepEqual([q.concurrency, q.backgroundSlots], [10, 6]);
+    assert.deepEqual(shareOf(q, 1), q);
+    const half = shareOf(q, 2);
+    assert.deepEqual([half.concurrency, half.backgroundSlots], [5, 3]);
+    const third = shareOf(q, 3);
+    assert.deepEqual([third.concurrency, third.backgroundSlots], [4, 2]);
+    const many = shareOf(q, 64);
+    assert.deepEqual([many.concurrency, many.backgroundSlots], [1, 1]);
+    assert.throws(() => renderQueueOptions({ concurrency: 4, max_seed_share: 1.5 }, fail), /max_seed_share/);
+    assert.throws(() => renderQueueOptions({ concurrency: 4, max_seed_share: 0.5, keep_free: 1 }, fail), /either/);
   });
 
   it('refuses impossible sizes', () => {
