@@ -46,6 +46,8 @@ import { DEFAULT_INFO_TEMPLATE, DEFAULT_TEMPLATE, WmtsService } from '../service
 import { INFO_REQUIRED, TILE_REQUIRED, WmtsUrlTemplate } from '../service/wmts/url-template.ts';
 import { getLogger } from '../log/logger.ts';
 import { RenderQueue } from '../render/queue.ts';
+import type { Coverage } from '../geo/coverage.ts';
+import { EmptyCoverageError, loadCoverage } from '../geo/load-coverage.ts';
 import { renderdClient, type RemoteCreator } from '../render/remote.ts';
 import { DEFAULT_STALE_MAX_AGE, prefetchOptions, renderQueueOptions, shareOf, staleWindow, waitingImage, waitingImageLoader } from '../render/render-options.ts';
 import { tileCacheControl } from '../service/tile-response.ts';
@@ -207,9 +209,9 @@ class Builder {
     return { minRes, maxRes };
   }
 
-  private coverageBbox(cov: Dict | undefined, p: string, target: TileGrid): Bbox | undefined {
+  private coverageBbox(cov: Dict | undefined, p: string, target: TileGrid): { bbox: Bbox; coverage?: Coverage } | undefined {
     const ext = this.coverageExtent(cov, p);
-    return ext ? ext.srs.transformBbox(ext.bbox, target.srs) : undefined;
+    return ext ? { bbox: ext.srs.transformBbox(ext.bbox, target.srs), coverage: ext.coverage } : undefined;
   }
 
   private buildSource(name: string): Source {
@@ -221,6 +223,7 @@ class Builder {
         const unknown = unknownTemplateVars(url);
         if (unknown.length) fail(`${p}.url`, `unknown template variable %(${unknown[0]})s`);
         const grid = this.grid(src.grid ?? 'GLOBAL_MERCATOR', `${p}.grid`);
+        const cov = this.coverageBbox(src.coverage, `${p}.coverage`, grid);
         return new TileSource({
           name,
           url,
@@ -228,7 +231,8 @@ class Builder {
           client: new HttpClient(this.httpOptions(src), name),
           format: src.request_format ? formatFromMime(src.request_format) : undefined,
           transparent: src.transparent === true,
-          coverageBbox: this.coverageBbox(src.coverage, `${p}.coverage`, grid),
+          coverageBbox: cov?.bbox,
+          coverage: cov?.coverage,
           resRange: this.resRange(src),
           onError: parseOnError(src.on_error, `${p}.on_error`),
         });
@@ -266,11 +270,22 @@ class Builder {
     return this.abspath(this.globals.cache?.base_dir ?? './cache_data');
   }
 
+  /**
+   * A coverage as an extent: its bbox, and the area itself when it is
+   * polygons or combined coverages or clips (loaded as seed.yaml coverages
+   * are: WKT and GeoJSON files relative to the config, union/intersection/difference).
+   */
   private coverageExtent(cov: Dict | undefined, p: string): MapExtent | undefined {
     if (!cov) return undefined;
-    if (!cov.bbox) {
-      this.unsupported.push(`${p}: only bbox coverages are supported yet; the coverage is ignored`);
-      return undefined;
+    if (!cov.bbox || cov.clip === true || Object.keys(cov).some((k) => k !== 'bbox' && k !== 'srs' && k !== 'bbox_srs' && k !== 'clip')) {
+      let area: Coverage;
+      try {
+        area = loadCoverage(cov, { baseDir: this.config.configDir, fail: (sub, msg) => fail([p, ...sub].join('.').replace(/\.(\d+)(?=\.|$)/g, '[$1]'), msg) });
+      } catch (e) {
+        if (e instanceof EmptyCoverageError) fail(p, `the coverage has no area: ${e.message}`);
+        throw e;
+      }
+      return { bbox: area.bbox, srs: area.srs, coverage: area };
     }
     let bbox = cov.bbox as Bbox | string;
     if (typeof bbox === 'string') bbox = bbox.split(',').map(Number) as Bbox;

@@ -1,4 +1,5 @@
 /** What every source answers and how the tile manager asks it. */
+import type { Coverage } from '../geo/coverage.ts';
 import type { Bbox } from '../srs/types.ts';
 import type { Srs } from '../srs/srs.ts';
 import type { Raster } from '../image/raster.ts';
@@ -44,6 +45,8 @@ export type SourceImage = EncodedImage | RasterImage | BlankImage;
 export interface MapExtent {
   bbox: Bbox;
   srs: Srs;
+  /** The area itself when it is not just the bbox (polygons), or when images are clipped to it (clip: true). */
+  coverage?: Coverage;
 }
 
 /** A map source (tile, debug, wms, a cache used as a layer ...). */

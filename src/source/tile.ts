@@ -1,4 +1,6 @@
 /** The `tile` source: XYZ/TMS/TileCache/ArcGIS/quadkey tile servers and cascaded MapProxies. */
+import type { Coverage } from '../geo/coverage.ts';
+import { clipToCoverage, coverageHits } from './clip.ts';
 import { SourceError } from '../errors.ts';
 import type { Bbox } from '../srs/types.ts';
 import { isSameSrs } from '../srs/srs.ts';
@@ -20,6 +22,8 @@ export interface TileSourceOptions {
   format?: string;
   transparent: boolean;
   coverageBbox?: Bbox;
+  /** The coverage's area when it is more than its bbox (polygons) or clips (clip: true). */
+  coverage?: Coverage;
   resRange?: ResRange;
   onError?: OnError;
 }
@@ -73,6 +77,7 @@ export class TileSource implements Source {
     }
     if (!resRangeContains(o.resRange, q.bbox, q.size, q.srs.isLatLong)) return { kind: 'blank', cacheable: true };
     if (o.coverageBbox && !intersects(o.coverageBbox, q.bbox)) return { kind: 'blank', cacheable: true };
+    if (!coverageHits(o.coverage, q.bbox, q.srs)) return { kind: 'blank', cacheable: true };
     const coord = this.tileFor(q.bbox, q.size);
     const url = substituteTileUrl(o.url, coord, o.format ?? q.format, q.bbox);
     try {
@@ -82,7 +87,7 @@ export class TileSource implements Source {
         const ct = res.contentType ? ` (${res.contentType.split(';')[0]})` : '';
         throw new SourceError(`response is not an image${ct}`);
       }
-      return { kind: 'encoded', bytes: res.body, format, cacheable: true };
+      return await clipToCoverage({ kind: 'encoded', bytes: res.body, format, cacheable: true }, o.coverage, q.bbox, q.srs, q.size);
     } catch (e) {
       if (!(e instanceof SourceError)) throw e;
       const sub = errorResponseFor(o.onError, e.status);

@@ -4,6 +4,7 @@
  * made in the best supported one and the image is reprojected; requests that
  * reach beyond the coverage ask only for the covered part.
  */
+import { clipToCoverage, coverageHits } from './clip.ts';
 import { SourceError } from '../errors.ts';
 import type { Bbox } from '../srs/types.ts';
 import { isSameSrs, preferredSource, type PreferredSrc, type Srs } from '../srs/srs.ts';
@@ -81,13 +82,14 @@ export class WmsSource implements Source {
     const o = this.opts;
     if (!resRangeContains(o.resRange, q.bbox, q.size, q.srs.isLatLong)) return { kind: 'blank', cacheable: true };
     if (o.coverage && !extentIntersects(o.coverage, q.bbox, q.srs)) return { kind: 'blank', cacheable: true };
+    if (!coverageHits(o.coverage?.coverage, q.bbox, q.srs)) return { kind: 'blank', cacheable: true };
     try {
       let img = await this.fetchMap(q);
       if (o.transparentColor) {
         const raster = img.kind === 'raster' ? img.raster : img.kind === 'encoded' ? await this.decode(img.bytes) : undefined;
         if (raster) img = { kind: 'raster', raster: makeColorTransparent(raster, o.transparentColor, o.transparentColorTolerance ?? 10), cacheable: true };
       }
-      return img;
+      return await clipToCoverage(img, o.coverage?.coverage, q.bbox, q.srs, q.size);
     } catch (e) {
       if (!(e instanceof SourceError)) throw e;
       const sub = errorResponseFor(o.onError, e.status);
