@@ -30,14 +30,28 @@ function cleanHost(v: string | null | undefined): string | undefined {
   return t && /^[A-Za-z0-9.\-_:[\]]+$/.test(t) ? t : undefined;
 }
 
+/** Memos of the cache-hit headers: a cache serves the same tiles again and again. */
+const MEMO_LIMIT = 65536;
+const dates = new Map<number, string>();
+const etags = new Map<string, string>();
+
+function remember<K>(memo: Map<K, string>, key: K, value: string): string {
+  // dropped wholesale when full: cheaper than LRU bookkeeping on the hot path
+  if (memo.size >= MEMO_LIMIT) memo.clear();
+  memo.set(key, value);
+  return value;
+}
+
 /** RFC 7231 date of a timestamp in seconds. */
 export function httpDate(seconds: number): string {
-  return new Date(Math.floor(seconds) * 1000).toUTCString();
+  const s = Math.floor(seconds);
+  return dates.get(s) ?? remember(dates, s, new Date(s * 1000).toUTCString());
 }
 
 /** MapProxy's tile ETag: md5 of str(timestamp) + str(size). */
 export function tileEtag(mtime: number, size: number): string {
-  return createHash('md5').update(`${pyFloat(mtime)}${size}`).digest('hex');
+  const key = `${pyFloat(mtime)}${size}`;
+  return etags.get(key) ?? remember(etags, key, createHash('md5').update(key).digest('hex'));
 }
 
 /** Whether If-None-Match / If-Modified-Since make this a 304, MapProxy's make_conditional rules. */
