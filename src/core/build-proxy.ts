@@ -3,6 +3,7 @@
  * sources -> caches (tile managers per grid) -> layers -> services.
  * Every subcommand starts here after loadConfig.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError } from '../errors.ts';
 import type { LoadedConfig } from '../config/loader.ts';
@@ -19,14 +20,15 @@ import { HttpClient, type HttpOptions } from '../source/http-client.ts';
 import { parseOnError } from '../source/on-error.ts';
 import { TileSource } from '../source/tile.ts';
 import { DebugMapSource } from '../source/debug-adapter.ts';
-import { WmsSource, type WmsSourceOptions } from '../source/wms.ts';
+import { WmsSource, type WmsHttpMethod, type WmsSourceOptions } from '../source/wms.ts';
+import { SeedOnlySource } from '../source/seed-only.ts';
 import { CacheMapLayer, ResolutionConditionalLayer } from '../layer/cache-layer.ts';
 import type { InfoSource, LegendSource, WmsLayer } from '../layer/wms-layer.ts';
 import { WmsInfoSource } from '../source/wms-info.ts';
 import { StaticLegendSource, WmsLegendSource } from '../source/wms-legend.ts';
 import { TileLocker } from '../cache/tile-lock.ts';
 import { cacheImageOptions, resolveImageOptions, type ImageOptions } from '../image/image-options.ts';
-import { encodeWithOptions } from '../image/encode.ts';
+import { canEncode, encodeWithOptions } from '../image/encode.ts';
 import type { ResamplingMethod } from '../image/resample.ts';
 import { parseColor } from '../image/parse-color.ts';
 import type { Raster } from '../image/raster.ts';
@@ -90,7 +92,18 @@ export interface BuildOptions {
    * its share (rounded up).
    */
   renderShare?: number;
+  /**
+   * A seeding run (`mapproxy seed`, seeding-API jobs): `seed_only` sources
+   * are used; otherwise they are replaced by a SeedOnlySource, as MapProxy's
+   * loader does outside its seed context.
+   */
+  seeding?: boolean;
+  /** Use this render queue (a seeding proxy next to the serving one of the same process) instead of a new one. */
+  renderQueue?: RenderQueue;
 }
+
+/** Source types whose MapProxy loader honours seed_only. */
+const SEED_ONLY_TYPES = new Set(['wms', 'tile', 'mapserver', 'mapnik', 'arcgis']);
 
 /** Build the graph; a ConfigError names file, line and key path. */
 export function buildProxy(config: LoadedConfig, opts: BuildOptions = {}): Proxy {
@@ -132,6 +145,7 @@ class Builder {
   private infoLegendDone = new Map<string, { info?: InfoSource; legend?: LegendSource }>();
   private renderQueue: RenderQueue;
   private remote: RemoteCreator | undefined;
+  private seeding: boolean;
 
   constructor(
     private config: LoadedConfig,
@@ -139,7 +153,9 @@ class Builder {
   ) {
     this.conf = config.conf as Dict;
     this.globals = globalsWithDefaults(this.conf);
-    this.renderQueue = new RenderQueue(shareOf(renderQueueOptions(this.globals.render, fail), opts.renderShare ?? 1));
+    const queueOptions = renderQueueOptions(this.globals.render, fail);
+    this.renderQueue = opts.renderQueue ?? new RenderQueue(shareOf(queueOptions, opts.renderShare ?? 1));
+    this.seeding = opts.seeding === true;
     const renderd = this.globals.renderd?.address;
     if (renderd != null) {
       if (typeof renderd !== 'string' || !/^https?:\/\/[^/]/.test(renderd)) fail('globals.renderd.address', `expected an http:// or https:// URL, got '${renderd}'`);
@@ -215,8 +231,19 @@ class Builder {
   }
 
   private buildSource(name: string): Source {
-    const p = `sources.${name}`;
     const src = this.conf.sources[name] as Dict;
+    // built even when replaced, so its config errors show when serving too, not only when seeding
+    const s = this.sourceOf(name, src);
+    return this.seedOnlyNow(src) ? new SeedOnlySource(name, s.extent) : s;
+  }
+
+  /** seed_only outside a seeding run: MapProxy answers from a DummySource instead. */
+  private seedOnlyNow(src: Dict): boolean {
+    return src.seed_only === true && !this.seeding && SEED_ONLY_TYPES.has(String(src.type));
+  }
+
+  private sourceOf(name: string, src: Dict): Source {
+    const p = `sources.${name}`;
     switch (src.type) {
       case 'tile': {
         const url = src.url as string;
@@ -242,7 +269,7 @@ class Builder {
       case 'debug':
         return new DebugMapSource(name);
       default:
-        this.unsupported.push(`${p}: source type '${src.type}' is not supported yet; requests that need it fail`);
+        if (!this.seedOnlyNow(src)) this.unsupported.push(`${p}: source type '${src.type}' is not supported yet; requests that need it fail`);
         return new UnsupportedSource(name, String(src.type));
     }
   }
@@ -356,6 +383,16 @@ class Builder {
       if (k === 'url') continue;
       params[k] = typeof v === 'boolean' ? (v ? 'True' : 'False') : String(v);
     }
+    // sld: file://path goes upstream as sld_body with the file's content (MapProxy's create_request)
+    if (typeof req.sld === 'string' && req.sld.startsWith('file://')) {
+      const file = this.abspath(req.sld.slice('file://'.length));
+      try {
+        params.sld_body = fs.readFileSync(file, 'utf8');
+      } catch (e) {
+        fail(`${p}.req.sld`, `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+      delete params.sld;
+    }
     if (layers !== undefined) {
       const have = req.layers != null ? String(req.layers).split(',') : undefined;
       const want = layers.split(',');
@@ -415,8 +452,17 @@ class Builder {
       opacity: image.opacity != null ? Number(image.opacity) : undefined,
       resampling: this.resampling(image),
       forwardParams: new Set(((src.forward_req_params ?? []) as string[]).map((s) => s.toLowerCase())),
+      httpMethod: this.httpMethod(src, p),
     };
     return new WmsSource(o);
+  }
+
+  /** http.method of a wms source (its own, else globals.http.method): GET, POST or AUTO, the values MapProxy's WMSClient knows. */
+  private httpMethod(src: Dict, p: string): WmsHttpMethod {
+    const own = src.http?.method;
+    const m = own ?? this.globals.http?.method ?? 'AUTO';
+    if (m !== 'GET' && m !== 'POST' && m !== 'AUTO') fail(own != null ? `${p}.http.method` : 'globals.http.method', `expected GET, POST or AUTO, got '${m}'`);
+    return m;
   }
 
   /** A source by reference, tagged references ('wms:lyr1,lyr2') building their own instance. */
@@ -434,7 +480,8 @@ class Builder {
     const src = this.conf.sources?.[name] as Dict | undefined;
     if (!src) fail(p, `unknown source '${name}'`);
     if (src.type !== 'wms') fail(p, `tagged source names ('${ref}') are only supported for wms sources`);
-    const s = this.wmsSource(name, src, `sources.${name}`, ref.slice(i + 1));
+    const built = this.wmsSource(name, src, `sources.${name}`, ref.slice(i + 1));
+    const s = this.seedOnlyNow(src) ? new SeedOnlySource(name, built.extent) : built;
     this.sources.set(key, s);
     return s;
   }
@@ -705,7 +752,7 @@ class Builder {
     return list.map((l, i) => build(l, Array.isArray(conf) ? `layers[${i}]` : `layers.${l.name}`));
   }
 
-  private wmsService(conf: Dict, wmsLayers: WmsLayer[]): WmsService {
+  private wmsService(conf: Dict, wmsLayers: WmsLayer[], tileLayers: TileLayer[]): WmsService {
     const p = 'services.wms';
     const srs = ((conf.srs ?? this.globals.wms?.srs ?? ['EPSG:4326', 'EPSG:4258', 'CRS:84', 'EPSG:900913', 'EPSG:3857']) as string[]).map(String);
     for (const [i, code] of srs.entries()) this.srs(code, `${p}.srs[${i}]`);
@@ -719,17 +766,17 @@ class Builder {
       }
     }
     const imageFormats = new Map<string, ImageOptions>();
-    const fmts = (conf.image_formats ?? ['image/png', 'image/jpeg', 'image/gif']) as string[];
+    const fmts = (conf.image_formats ?? this.globals.wms?.image_formats ?? ['image/png', 'image/jpeg', 'image/gif', 'image/GeoTIFF', 'image/tiff']) as string[];
     for (const [i, f] of fmts.entries()) {
       const named = this.globals.image?.formats?.[f] as Dict | undefined;
       const mime = named?.format ? String(named.format) : f;
-      if (!/^image\/(png|jpeg|gif)\b/i.test(mime)) {
+      if (!mime.includes('/') || !canEncode(mime)) {
         this.unsupported.push(`${p}.image_formats[${i}]: format '${f}' cannot be written yet and is not offered`);
         continue;
       }
       imageFormats.set(f.includes('/') ? f : mime, resolveImageOptions(this.globals.image, undefined, f, `${p}.image_formats[${i}]`));
     }
-    if (!imageFormats.size) fail(`${p}.image_formats`, 'no supported image format (png, jpeg, gif)');
+    if (!imageFormats.size) fail(`${p}.image_formats`, 'no supported image format (png, jpeg, gif, tiff, GeoTIFF, vnd.jpeg-png)');
     const infoTypes = ((conf.featureinfo_types ?? ['text', 'html', 'xml']) as string[]).map((t, i) => {
       if (!['text', 'html', 'xml', 'json'].includes(t)) fail(`${p}.featureinfo_types[${i}]`, `unknown feature info type '${t}' (text, html, xml, json)`);
       return t as InfoType;
@@ -757,6 +804,8 @@ class Builder {
       paletted: this.globals.image?.paletted !== false,
       maxTileAge: Math.round(Number(this.globals.tiles?.expires_hours ?? 72) * 3600),
       corsOrigin: this.corsOrigin(),
+      tileLayers,
+      inspireMd: conf.inspire_md ?? undefined,
     });
   }
 
@@ -766,7 +815,7 @@ class Builder {
       if (!SUPPORTED_SERVICES.has(name)) this.unsupported.push(`services.${name}: the ${name} service is not supported yet`);
     }
     const out: Proxy['services'] = { demo: 'demo' in services };
-    if ('wms' in services) out.wms = this.wmsService((services.wms ?? {}) as Dict, wmsLayers);
+    if ('wms' in services) out.wms = this.wmsService((services.wms ?? {}) as Dict, wmsLayers, tileLayers);
     if ('tms' in services) {
       const tms = (services.tms ?? {}) as Dict;
       const md = { ...(services.wms?.md ?? {}), ...(tms.md ?? {}) } as Dict;

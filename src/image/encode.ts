@@ -1,6 +1,7 @@
 // Encoding a raster the way MapProxy's img_to_buf does for given image
 // options: paletted PNG (its default for PNG caches), full-colour PNG, JPEG,
-// GIF, and the `mixed` format (PNG where there is transparency, else JPEG).
+// GIF, TIFF/GeoTIFF (tiff-encode.ts), and the `mixed` format (PNG where there
+// is transparency, else JPEG), which also serves WMS `image/vnd.jpeg-png`.
 //
 // Paletted PNGs are written here, over node:zlib, instead of Bun.Image's
 // `png({ palette: true })`: that one took 9-24 ms per 256x256 tile here
@@ -16,6 +17,7 @@ import type { ImageOptions } from './image-options.ts';
 import { paletteSize, quantize, type IndexedImage } from './palette.ts';
 import { encodePng } from './png-encode.ts';
 import { isOpaque, type Raster } from './raster.ts';
+import { encodeTiff, type GeoReference, type TiffCompression } from './tiff-encode.ts';
 
 export interface EncodeContext {
   /**
@@ -26,6 +28,8 @@ export interface EncodeContext {
   paletted?: boolean;
   /** zlib level for PNG, 0..9 (default 6, as PIL). */
   pngCompression?: number;
+  /** Where the image lies; TIFF output then carries GeoTIFF tags (MapProxy's GeoReference of WMS GetMap). */
+  georef?: GeoReference;
 }
 
 /** Encodes a raster as MapProxy would store or serve it with these image options. */
@@ -56,6 +60,16 @@ export async function encodeWithOptions(r: Raster, opts: ImageOptions, ctx: Enco
       return encodeImage(r, { format: 'jpeg', jpegQuality: opts.encoding.jpegQuality });
     case 'gif':
       return encodeGif(r, { colors: colors || 256, quantizer: opts.encoding.quantizer });
+    case 'tiff':
+      // Full colour whatever `colors` says; alpha only where the answer is
+      // transparent. JPEG strips take the resolved jpeg_quality (MapProxy
+      // passes only encoding_options.jpeg_quality, else libtiff's 75).
+      return encodeTiff(r, {
+        compression: (opts.encoding.tiffCompression ?? 'raw') as TiffCompression,
+        alpha: opts.mode !== 'RGB' && (transparent === true || !isOpaque(r)),
+        jpegQuality: opts.encoding.jpegQuality,
+        georef: ctx.georef,
+      });
     default:
       throw new Error(`cannot encode images as ${opts.format}`);
   }
@@ -69,7 +83,21 @@ function encoderFor(format: string): string {
   if (ext.startsWith('png')) return 'png';
   if (ext === 'jpeg' || ext === 'jpg') return 'jpeg';
   if (ext === 'geotiff' || ext === 'tif') return 'tiff';
+  // The vendor format of GeoServer and MapServer: JPEG when opaque, PNG otherwise.
+  if (ext === 'vnd.jpeg-png') return 'mixed';
   return ext;
+}
+
+const ENCODERS: ReadonlySet<string> = new Set(['png', 'jpeg', 'gif', 'tiff', 'mixed']);
+
+/** Whether encodeWithOptions can write a format ('image/GeoTIFF', 'image/png; mode=8bit', 'png8' ...). */
+export function canEncode(format: string): boolean {
+  return ENCODERS.has(encoderFor(format));
+}
+
+/** Whether a format picks PNG or JPEG per image (mixed, image/vnd.jpeg-png): its answers are labelled by their bytes. */
+export function isMixedFormat(format: string): boolean {
+  return encoderFor(format) === 'mixed';
 }
 
 /** The raster with alpha forced to 255 (PIL's convert('RGB'): colours kept, never blended); the same raster when already opaque. */

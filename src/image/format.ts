@@ -34,6 +34,9 @@ const MIME: Record<string, string> = {
   gif: 'image/gif',
   tiff: 'image/tiff',
   tif: 'image/tiff',
+  // WMS formats MapProxy names by their mime subtype ('image/' + ext)
+  geotiff: 'image/GeoTIFF',
+  'vnd.jpeg-png': 'image/vnd.jpeg-png',
   webp: 'image/webp',
   bmp: 'image/bmp',
 };

@@ -50,7 +50,8 @@ async function runJob(opts: { config: string; jobsDir: string; id: string }): Pr
   }
   let ctx;
   try {
-    const proxy = buildProxy(loadConfig(opts.config));
+    // a seeding job: seed_only sources are used, as by mapproxy seed
+    const proxy = buildProxy(loadConfig(opts.config), { seeding: true });
     ctx = runnerContext(proxy);
   } catch (e) {
     log.error(`job ${opts.id}: cannot load ${opts.config}: ${(e as Error).message}`);

@@ -201,6 +201,7 @@ export async function runRenderd(opts: { config: string; bind?: string }): Promi
   try {
     const loaded = loadConfig(opts.config);
     for (const w of loaded.warnings) log.warn(String(w));
+    // no seed context: MapProxy's renderd loads the config with renderd=True, seed=False (seed_only sources stay dummies)
     proxy = buildProxy(loaded);
   } catch (e) {
     if (e instanceof ConfigError || (e as NodeJS.ErrnoException).code === 'ENOENT') {

@@ -233,7 +233,8 @@ async function runSeedInner(a: SeedArgs, io: SeedIo): Promise<number> {
     }
   }
   const loaded = loadConfig(a.proxyConf);
-  const proxy = buildProxy(loaded);
+  // a seed context: seed_only sources are used (MapProxy loads the config with seed=True)
+  const proxy = buildProxy(loaded, { seeding: true });
   let seeds: SeedTask[];
   let cleanups: CleanupTask[];
   if (quick) {

@@ -7,6 +7,7 @@ import { makeApp } from './reloading-app.ts';
 import { parseTrustedProxies } from './proxy-headers.ts';
 import { MultiApp } from './multiapp.ts';
 import { JobRunner } from '../render/job-runner.ts';
+import { buildProxy, type Proxy } from '../core/build-proxy.ts';
 import { checkAdminConfig, runnerContext } from '../service/admin/admin-config.ts';
 import { createAdminHandler } from '../service/admin/admin-service.ts';
 
@@ -55,7 +56,8 @@ export async function runServeDevelop(opts: { config?: string; bind: string; deb
   console.log(`mapproxy serve-develop: serving ${config} on http://${bind.hostname}:${server.port}/`);
   // the one process: it runs the seeding jobs (idle while services.admin is not configured)
   const live = app;
-  const runner = new JobRunner({ context: () => runnerContext(live.proxy) }).start();
+  // jobs run in this process on a seeding proxy (seed_only sources in use) sharing the server's render queue
+  const runner = new JobRunner({ context: () => (runnerContext(live.proxy) ? runnerContext(seedingProxy(live.proxy)) : undefined) }).start();
   if (runnerContext(live.proxy)) {
     // a running seeding job stores its progress before the process ends (a second signal ends it at once)
     let stopping = false;
@@ -100,4 +102,16 @@ export async function runServeMultiappDevelop(opts: { dir: string; bind: string;
   const server = await serveHttp({ hostname: bind.hostname, port: bind.port, fetch: multi.fetch });
   console.log(`mapproxy serve-multiapp-develop: serving ${opts.dir} on http://${bind.hostname}:${server.port}/`);
   return 0;
+}
+
+const seedingProxies = new WeakMap<Proxy, Proxy>();
+
+/** The proxy of the same config for seeding: `seed_only` sources are used there (built once per loaded config). */
+function seedingProxy(serving: Proxy): Proxy {
+  let p = seedingProxies.get(serving);
+  if (!p) {
+    p = buildProxy(serving.config, { seeding: true, renderQueue: serving.renderQueue });
+    seedingProxies.set(serving, p);
+  }
+  return p;
 }

@@ -42,21 +42,36 @@ export class HttpClient {
   ) {}
 
   /** GET a URL; non-2xx answers and network errors become SourceError with the status. */
-  async get(rawUrl: string): Promise<HttpResult> {
+  get(rawUrl: string): Promise<HttpResult> {
+    return this.send('GET', rawUrl);
+  }
+
+  /**
+   * POST a form (`application/x-www-form-urlencoded`, as Python's urllib
+   * sends a request with data): WMS sources with `http.method: POST`.
+   */
+  post(rawUrl: string, form: string): Promise<HttpResult> {
+    return this.send('POST', rawUrl, form);
+  }
+
+  private async send(method: 'GET' | 'POST', rawUrl: string, form?: string): Promise<HttpResult> {
     const { url, authorization } = splitAuth(rawUrl);
     const headers: Record<string, string> = { 'User-Agent': 'mapproxy-ts', ...this.opts.headers };
     if (authorization) headers.Authorization = authorization;
+    if (form !== undefined) headers['Content-Type'] = 'application/x-www-form-urlencoded';
     const started = performance.now();
     let resp: Response;
     try {
       resp = await fetch(url, {
+        method,
         headers,
+        body: form,
         signal: AbortSignal.timeout(this.opts.clientTimeout * 1000),
         redirect: 'follow',
       });
     } catch (e) {
       const ms = performance.now() - started;
-      logRequest('GET', url, undefined, undefined, ms);
+      logRequest(method, url, undefined, undefined, ms);
       this.count('-', ms);
       const timeout = (e as Error)?.name === 'TimeoutError' || (e as Error)?.name === 'AbortError';
       const why = timeout ? `timeout after ${this.opts.clientTimeout}s` : String((e as Error)?.message ?? e);
@@ -66,11 +81,11 @@ export class HttpClient {
     try {
       body = new Uint8Array(await resp.arrayBuffer());
     } catch (e) {
-      logRequest('GET', url, resp.status, undefined, performance.now() - started);
+      logRequest(method, url, resp.status, undefined, performance.now() - started);
       this.count('-', performance.now() - started);
       throw new SourceError(this.describe(`error reading upstream response: ${(e as Error).message}`, url));
     }
-    logRequest('GET', url, resp.status, body.length, performance.now() - started);
+    logRequest(method, url, resp.status, body.length, performance.now() - started);
     this.count(String(resp.status), performance.now() - started);
     if (resp.status < 200 || resp.status >= 300) {
       throw new SourceError(this.describe(`upstream answered HTTP ${resp.status}`, url), resp.status);

@@ -2,7 +2,9 @@
  * The `wms` source: a cascaded WMS 1.0.0-1.3.0 server asked with GetMap for
  * any bbox, size and SRS. Requests in an SRS the server does not support are
  * made in the best supported one and the image is reprojected; requests that
- * reach beyond the coverage ask only for the covered part.
+ * reach beyond the coverage ask only for the covered part. GetMap goes as
+ * GET or, with `http.method: POST` (or AUTO and an `sld_body`), as a POSTed
+ * form, as MapProxy's WMSClient sends it.
  */
 import { clipToCoverage, coverageHits } from './clip.ts';
 import { SourceError } from '../errors.ts';
@@ -44,6 +46,19 @@ export interface WmsRequestOptions {
   limiter?: Semaphore;
 }
 
+/**
+ * `http.method` of a wms source: GET, POST, or AUTO (MapProxy's default:
+ * POST only when the request carries `sld_body`, GET otherwise).
+ */
+export type WmsHttpMethod = 'GET' | 'POST' | 'AUTO';
+
+/** One GetMap as sent: the URL and, for POST, the parameters as form body. */
+export interface GetMapRequest {
+  url: string;
+  /** url-encoded parameters to POST; undefined = GET with them in `url` */
+  form?: string;
+}
+
 /** Options of a wms source after config parsing. */
 export interface WmsSourceOptions extends WmsRequestOptions {
   /** supported_formats as mime types; empty = any. */
@@ -57,6 +72,8 @@ export interface WmsSourceOptions extends WmsRequestOptions {
   resampling: ResamplingMethod;
   /** forward_req_params: dimension names passed to the server. */
   forwardParams?: Set<string>;
+  /** http.method (default AUTO) */
+  httpMethod?: WmsHttpMethod;
 }
 
 /** A cascaded WMS. */
@@ -68,9 +85,14 @@ export class WmsSource implements Source {
   readonly resRange?: ResRange;
   readonly opacity?: number;
   readonly transparent: boolean;
+  /** Whether GetMap is POSTed (http.method POST, or AUTO with sld_body). */
+  readonly usesPost: boolean;
 
   constructor(readonly opts: WmsSourceOptions) {
     this.name = opts.name;
+    const method = opts.httpMethod ?? 'AUTO';
+    // MapProxy looks for sld_body in the request template only (its params are case-insensitive)
+    this.usesPost = method === 'POST' || (method === 'AUTO' && Object.keys(opts.params).some((k) => k.toLowerCase() === 'sld_body'));
     this.extent = opts.coverage;
     this.resRange = opts.resRange;
     this.opacity = opts.opacity;
@@ -101,8 +123,26 @@ export class WmsSource implements Source {
     }
   }
 
-  /** The GetMap URL for one request in a supported SRS. */
+  /** The GetMap URL for one request in a supported SRS (as a GET would ask it). */
   getMapUrl(bbox: Bbox, size: [number, number], srs: Srs, format: string, dimensions?: Record<string, string>): string {
+    const o = this.opts;
+    const qs = this.getMapQuery(bbox, size, srs, format, dimensions);
+    const sep = o.url.includes('?') ? (/[?&]$/.test(o.url) ? '' : '&') : '?';
+    return o.url + sep + qs;
+  }
+
+  /**
+   * The GetMap as this source sends it: a URL for GET, or for POST the
+   * configured URL (a trailing '?' removed, its own query kept) and every
+   * parameter as form body, as MapProxy's WMSClient._query_data.
+   */
+  getMapRequest(bbox: Bbox, size: [number, number], srs: Srs, format: string, dimensions?: Record<string, string>): GetMapRequest {
+    if (!this.usesPost) return { url: this.getMapUrl(bbox, size, srs, format, dimensions) };
+    return { url: this.opts.url.replace(/\?+$/, ''), form: this.getMapQuery(bbox, size, srs, format, dimensions) };
+  }
+
+  /** The GetMap parameters, url-encoded. */
+  private getMapQuery(bbox: Bbox, size: [number, number], srs: Srs, format: string, dimensions?: Record<string, string>): string {
     const o = this.opts;
     const p: [string, string][] = [];
     const given = new Map(Object.entries(o.params).map(([k, v]) => [k.toLowerCase(), [k, v] as const]));
@@ -125,9 +165,7 @@ export class WmsSource implements Source {
     if (dimensions && o.forwardParams) {
       for (const [k, v] of Object.entries(dimensions)) if (o.forwardParams.has(k.toLowerCase())) p.push([k, v]);
     }
-    const qs = p.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
-    const sep = o.url.includes('?') ? (/[?&]$/.test(o.url) ? '' : '&') : '?';
-    return o.url + sep + qs;
+    return p.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
   }
 
   private requestFormat(q: MapQuery): string {
@@ -155,7 +193,7 @@ export class WmsSource implements Source {
         return raster ? { kind: 'raster', raster, cacheable: true } : { kind: 'blank', cacheable: true };
       }
     }
-    const bytes = await this.retrieve(this.getMapUrl(q.bbox, q.size, srs, format, q.dimensions));
+    const bytes = await this.retrieve(this.getMapRequest(q.bbox, q.size, srs, format, q.dimensions));
     return { kind: 'encoded', bytes, format: sniffImageFormat(bytes) ?? q.format, cacheable: true };
   }
 
@@ -163,7 +201,7 @@ export class WmsSource implements Source {
   private async fetchSub(bbox: Bbox, size: [number, number], srs: Srs, covBbox: Bbox, format: string, dims?: Record<string, string>): Promise<Raster | undefined> {
     const pos = bboxPositionInImage(bbox, size, covBbox);
     if (!pos) return undefined;
-    const bytes = await this.retrieve(this.getMapUrl(pos.bbox, pos.size, srs, format, dims));
+    const bytes = await this.retrieve(this.getMapRequest(pos.bbox, pos.size, srs, format, dims));
     const sub = await this.decode(bytes);
     const out = createRaster(size[0], size[1]);
     pasteRaster(out, sub, pos.offset[0], pos.offset[1]);
@@ -188,15 +226,15 @@ export class WmsSource implements Source {
       src = await this.fetchSub(srcBbox, srcSize, srcSrs, covBbox, format, q.dimensions);
       if (!src) return { kind: 'blank', cacheable: true };
     } else {
-      src = await this.decode(await this.retrieve(this.getMapUrl(srcBbox, srcSize, srcSrs, format, q.dimensions)));
+      src = await this.decode(await this.retrieve(this.getMapRequest(srcBbox, srcSize, srcSrs, format, q.dimensions)));
     }
     const raster = reprojectRaster(src, srcBbox, srcSrs, q.bbox, q.size, q.srs, { method: this.opts.resampling });
     return { kind: 'raster', raster, cacheable: true };
   }
 
   /** One GetMap: anything but a complete image is a SourceError (exception XML, HTML, truncated bytes). */
-  private async retrieve(url: string): Promise<Uint8Array> {
-    const run = () => this.opts.client.get(url);
+  private async retrieve(req: GetMapRequest): Promise<Uint8Array> {
+    const run = () => (req.form === undefined ? this.opts.client.get(req.url) : this.opts.client.post(req.url, req.form));
     const res = await (this.opts.limiter ? this.opts.limiter.run(run) : run());
     const ct = res.contentType.toLowerCase();
     if (ct && !ct.startsWith('image/')) {

@@ -58,6 +58,26 @@ export interface WmsCapabilitiesInput {
   maxOutputPixels?: [number, number];
   /** the single root layer (MapProxy wraps multiple top-level layers in an unnamed root) */
   root: WmsCapLayer;
+  /** WMS-C TileSets (1.1.0 and 1.1.1 VendorSpecificCapabilities); MapProxy lists them for tiled=true requests only */
+  tileSets?: WmsTileSet[];
+  /** services.wms.inspire_md (type linked or embedded): INSPIRE extended capabilities in 1.3.0 */
+  inspire?: Record<string, any>;
+}
+
+/** One WMS-C TileSet: a cached layer on one of its grids, as MapProxy's TileLayer shows it. */
+export interface WmsTileSet {
+  /** the grid's SRS code (1.1.1 writes this) */
+  srs: string;
+  /** the TMS profile's SRS name, OSGEO:41001 for the global mercator grid (1.1.0 writes this) */
+  srsName: string;
+  /** the grid bbox, in the grid SRS */
+  bbox: Bbox4;
+  /** public levels' resolutions (global grids skip level 0, as TMS) */
+  resolutions: number[];
+  tileSize: readonly [number, number];
+  /** the cache's format as the capabilities advertise it */
+  format: string;
+  layer: string;
 }
 
 /** The mime type of a capabilities document (MapProxy adds '; charset=utf-8' to the text/xml ones). */
@@ -228,10 +248,13 @@ function doc130(out: Lines, ctx: Ctx): void {
   const { input } = ctx;
   const md = input.md ?? {};
   const url = esc(ctx.requestUrl);
+  const inspire = inspireMd(input);
   out.add(0, '<?xml version="1.0"?>');
+  const inspireNs = inspire ? `xmlns:inspire_common="${INSPIRE_COMMON}" xmlns:inspire_vs="${INSPIRE_VS}" ` : '';
+  const inspireLoc = inspire ? ` ${INSPIRE_VS} ${INSPIRE_VS}/inspire_vs.xsd` : '';
   out.add(
     0,
-    `<WMS_Capabilities xmlns="http://www.opengis.net/wms" xmlns:sld="http://www.opengis.net/sld" xmlns:xlink="${XLINK}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" version="1.3.0" xsi:schemaLocation="http://www.opengis.net/wms http://schemas.opengis.net/wms/1.3.0/capabilities_1_3_0.xsd http://www.opengis.net/sld http://schemas.opengis.net/sld/1.1.0/sld_capabilities.xsd">`,
+    `<WMS_Capabilities xmlns="http://www.opengis.net/wms" xmlns:sld="http://www.opengis.net/sld" xmlns:xlink="${XLINK}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" ${inspireNs}version="1.3.0" xsi:schemaLocation="http://www.opengis.net/wms http://schemas.opengis.net/wms/1.3.0/capabilities_1_3_0.xsd http://www.opengis.net/sld http://schemas.opengis.net/sld/1.1.0/sld_capabilities.xsd${inspireLoc}">`,
   );
   out.add(0, '<Service>');
   out.add(1, '<Name>WMS</Name>');
@@ -261,6 +284,7 @@ function doc130(out: Lines, ctx: Ctx): void {
   out.add(1, '<Exception>');
   for (const f of ['XML', 'INIMAGE', 'BLANK']) out.add(2, `<Format>${f}</Format>`);
   out.add(1, '</Exception>');
+  if (inspire) inspireExtendedCapabilities(out, 1, inspire);
   layer130(out, 1, input.root, ctx, true);
   out.add(0, '</Capability>');
   out.add(0, '</WMS_Capabilities>');
@@ -338,7 +362,8 @@ function layer130(out: Lines, d: number, l: WmsCapLayer, ctx: Ctx, root: boolean
   if (l.legend) {
     const lg = l.legend;
     out.add(d + 1, '<Style>');
-    out.add(d + 2, '<Name>default</Name>');
+    // INSPIRE view services name the default style inspire_common:DEFAULT (GetMap accepts both)
+    out.add(d + 2, `<Name>${inspireMd(ctx.input) ? 'inspire_common:DEFAULT' : 'default'}</Name>`);
     out.add(d + 2, '<Title>default</Title>');
     out.add(d + 2, `<LegendURL${legendSize(lg)}>`);
     out.add(d + 3, `<Format>${esc(lg.format)}</Format>`);
@@ -351,6 +376,122 @@ function layer130(out: Lines, d: number, l: WmsCapLayer, ctx: Ctx, root: boolean
   if (l.minRes) out.add(d + 1, `<MaxScaleDenominator>${pyFloat(l.minRes / OGC_PIXEL_SIZE)}</MaxScaleDenominator>`);
   for (const child of l.layers) layer130(out, d + 1, child, ctx, false);
   out.add(d, '</Layer>');
+}
+
+// ---------------------------------------------------------------------------------------
+// INSPIRE view service extended capabilities (1.3.0 only, as MapProxy's templates)
+
+const INSPIRE_COMMON = 'http://inspire.ec.europa.eu/schemas/common/1.0';
+const INSPIRE_VS = 'http://inspire.ec.europa.eu/schemas/inspire_vs/1.0';
+
+/** The inspire_md mapping when one is configured (MapProxy's {{if inspire_md}}: an empty mapping counts as none). */
+function inspireMd(input: WmsCapabilitiesInput): Record<string, any> | undefined {
+  const md = input.inspire;
+  return md && typeof md === 'object' && Object.keys(md).length > 0 ? md : undefined;
+}
+
+/** A child mapping of the config, or an empty one (recursive_bunch reads missing keys as ''). */
+function sub(v: unknown): Record<string, any> {
+  return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, any>) : {};
+}
+
+/** A list of the config (missing reads as none). */
+function list(v: unknown): unknown[] {
+  return Array.isArray(v) ? v : [];
+}
+
+function ic(tag: string, value: unknown): string {
+  return `<inspire_common:${tag}>${esc(value)}</inspire_common:${tag}>`;
+}
+
+/** inspire_dates: each date the mapping has, in this order ('in' tests the key, not the value). */
+function inspireDates(out: Lines, d: number, c: Record<string, any>): void {
+  if ('date_of_publication' in c) out.add(d, ic('DateOfPublication', c.date_of_publication));
+  if ('date_of_creation' in c) out.add(d, ic('DateOfCreation', c.date_of_creation));
+  if ('date_of_last_revision' in c) out.add(d, ic('DateOfLastRevision', c.date_of_last_revision));
+}
+
+/** ResourceLocator and MetadataUrl share the URL + MediaType form. */
+function urlAndType(out: Lines, d: number, tag: string, v: unknown): void {
+  const m = sub(v);
+  out.add(d, `<inspire_common:${tag}>`);
+  out.add(d + 1, ic('URL', m.url));
+  out.add(d + 1, ic('MediaType', m.media_type));
+  out.add(d, `</inspire_common:${tag}>`);
+}
+
+function languages(out: Lines, d: number, md: Record<string, any>): void {
+  const lang = sub(md.languages).default;
+  out.add(d, '<inspire_common:SupportedLanguages>');
+  out.add(d + 1, '<inspire_common:DefaultLanguage>');
+  out.add(d + 2, ic('Language', lang));
+  out.add(d + 1, '</inspire_common:DefaultLanguage>');
+  out.add(d, '</inspire_common:SupportedLanguages>');
+  out.add(d, '<inspire_common:ResponseLanguage>');
+  out.add(d + 1, ic('Language', lang));
+  out.add(d, '</inspire_common:ResponseLanguage>');
+}
+
+/**
+ * inspire_vs:ExtendedCapabilities from services.wms.inspire_md: `type: linked` points to
+ * the service metadata record, anything else is written as `embedded` (the metadata
+ * itself), element for element as MapProxy's wms130capabilities.xml.
+ */
+function inspireExtendedCapabilities(out: Lines, d: number, md: Record<string, any>): void {
+  out.add(d, '<inspire_vs:ExtendedCapabilities>');
+  const i = d + 1;
+  if (md.type === 'linked') {
+    urlAndType(out, i, 'MetadataUrl', md.metadata_url);
+    languages(out, i, md);
+  } else {
+    for (const rl of list(md.resource_locators)) urlAndType(out, i, 'ResourceLocator', rl);
+    out.add(i, ic('ResourceType', 'service'));
+    out.add(i, '<inspire_common:TemporalReference>');
+    inspireDates(out, i + 1, sub(md.temporal_reference));
+    out.add(i, '</inspire_common:TemporalReference>');
+    for (const cv of list(md.conformities)) {
+      const c = sub(cv);
+      out.add(i, '<inspire_common:Conformity>');
+      out.add(i + 1, '<inspire_common:Specification>');
+      out.add(i + 2, ic('Title', c.title));
+      inspireDates(out, i + 2, c);
+      for (const uri of list(c.uris)) out.add(i + 2, ic('URI', uri));
+      for (const rl of list(c.resource_locators)) urlAndType(out, i + 2, 'ResourceLocator', rl);
+      out.add(i + 1, '</inspire_common:Specification>');
+      out.add(i + 1, ic('Degree', c.degree));
+      out.add(i, '</inspire_common:Conformity>');
+    }
+    for (const pv of list(md.metadata_points_of_contact)) {
+      const p = sub(pv);
+      out.add(i, '<inspire_common:MetadataPointOfContact>');
+      out.add(i + 1, ic('OrganisationName', p.organisation_name));
+      out.add(i + 1, ic('EmailAddress', p.email));
+      out.add(i, '</inspire_common:MetadataPointOfContact>');
+    }
+    out.add(i, ic('MetadataDate', md.metadata_date));
+    out.add(i, ic('SpatialDataServiceType', 'view'));
+    for (const k of list(md.mandatory_keywords)) {
+      out.add(i, '<inspire_common:MandatoryKeyword>');
+      out.add(i + 1, ic('KeywordValue', k));
+      out.add(i, '</inspire_common:MandatoryKeyword>');
+    }
+    for (const kv of list(md.keywords)) {
+      const k = sub(kv);
+      out.add(i, '<inspire_common:Keyword>');
+      out.add(i + 1, '<inspire_common:OriginatingControlledVocabulary>');
+      out.add(i + 2, ic('Title', k.title));
+      inspireDates(out, i + 2, k);
+      for (const uri of list(k.uris)) out.add(i + 2, ic('URI', uri));
+      for (const rl of list(k.resource_locators)) urlAndType(out, i + 2, 'ResourceLocator', rl);
+      out.add(i + 1, '</inspire_common:OriginatingControlledVocabulary>');
+      out.add(i + 1, ic('KeywordValue', k.keyword_value));
+      out.add(i, '</inspire_common:Keyword>');
+    }
+    languages(out, i, md);
+    // optional here: an absent or empty mapping is left out, as Python's truthiness decides
+    if (Object.keys(sub(md.metadata_url)).length) urlAndType(out, i, 'MetadataUrl', md.metadata_url);
+  }
+  out.add(d, '</inspire_vs:ExtendedCapabilities>');
 }
 
 /** OGC's standardized rendering pixel size in metres, for scale denominators. */
@@ -383,10 +524,12 @@ function doc11x(out: Lines, ctx: Ctx): void {
   const url = esc(ctx.requestUrl);
   const dtd = v === '1.1.1' ? 'WMS_MS_Capabilities.dtd' : 'capabilities_1_1_0.dtd';
   out.add(0, '<?xml version="1.0"?>');
+  const tileSets = input.tileSets ?? [];
   // the DTD demands that VendorSpecificCapabilities be declared by the server
   out.add(0, `<!DOCTYPE WMT_MS_Capabilities SYSTEM "http://schemas.opengis.net/wms/${v}/${dtd}"`);
   out.add(0, ' [');
-  out.add(0, ' <!ELEMENT VendorSpecificCapabilities EMPTY>');
+  if (tileSets.length) for (const decl of TILESET_DTD) out.add(0, ` ${decl}`);
+  else out.add(0, ' <!ELEMENT VendorSpecificCapabilities EMPTY>');
   out.add(0, ' ]>  <!-- end of DOCTYPE declaration -->');
   out.add(0, `<WMT_MS_Capabilities version="${v}">`);
   out.add(0, '<Service>');
@@ -410,9 +553,44 @@ function doc11x(out: Lines, ctx: Ctx): void {
     out.add(2, `<Format>${f}</Format>`);
   }
   out.add(1, '</Exception>');
+  if (tileSets.length) vendorTileSets(out, tileSets, v);
   layer11x(out, 1, input.root, ctx, true);
   out.add(0, '</Capability>');
   out.add(0, '</WMT_MS_Capabilities>');
+}
+
+/** The WMS-C element declarations of MapProxy's 1.1.x templates (the OGC DTDs leave VendorSpecificCapabilities to the server). */
+const TILESET_DTD = [
+  '<!ELEMENT VendorSpecificCapabilities (TileSet*) >',
+  '<!ELEMENT TileSet (SRS, BoundingBox?, Resolutions, Width, Height, Format, Layers*, Styles*) >',
+  '<!ELEMENT Resolutions (#PCDATA) >',
+  '<!ELEMENT Width (#PCDATA) >',
+  '<!ELEMENT Height (#PCDATA) >',
+  '<!ELEMENT Layers (#PCDATA) >',
+  '<!ELEMENT Styles (#PCDATA) >',
+];
+
+/**
+ * WMS-C TileSets. 1.1.1 names the grid's SRS code, 1.1.0 the TMS profile name
+ * (OSGEO:41001 for global mercator), as MapProxy's two templates differ; every
+ * resolution is followed by a space, trailing one included.
+ */
+function vendorTileSets(out: Lines, tileSets: readonly WmsTileSet[], v: WmsVersion): void {
+  out.add(1, '<VendorSpecificCapabilities>');
+  for (const t of tileSets) {
+    const srs = esc(v === '1.1.1' ? t.srs : t.srsName);
+    out.add(2, '<TileSet>');
+    out.add(3, `<SRS>${srs}</SRS>`);
+    out.add(3, `<BoundingBox SRS="${srs}" ${bboxAttrs(t.bbox)} />`);
+    out.add(3, `<Resolutions>${t.resolutions.map((r) => `${pyFloat(r)} `).join('')}</Resolutions>`);
+    out.add(3, `<Width>${t.tileSize[0]}</Width>`);
+    out.add(3, `<Height>${t.tileSize[1]}</Height>`);
+    out.add(3, `<Format>${esc(t.format)}</Format>`);
+    out.add(3, `<Layers>${esc(t.layer)}</Layers>`);
+    out.add(3, '<Styles></Styles>');
+    out.add(2, '</TileSet>');
+  }
+  out.add(1, '</VendorSpecificCapabilities>');
 }
 
 function operation11x(out: Lines, tag: string, formats: readonly string[], url: string): void {

@@ -9,7 +9,9 @@ import { getSrs, isSameSrs, type Srs } from '../../srs/srs.ts';
 import type { Bbox } from '../../srs/types.ts';
 import { decodeImage } from '../../image/codec.ts';
 import { compositeOver } from '../../image/composite.ts';
-import { applyOpacity, encodeWithOptions } from '../../image/encode.ts';
+import { applyOpacity, encodeWithOptions, isMixedFormat } from '../../image/encode.ts';
+import { mimeOf, sniffImageFormat } from '../../image/format.ts';
+import type { GeoReference } from '../../image/tiff-encode.ts';
 import type { ImageOptions } from '../../image/image-options.ts';
 import { createRaster, fillRect, isOpaque as rasterIsOpaque, type Raster, type Rgba } from '../../image/raster.ts';
 import { drawText, measureText, wrapText, GLYPH_HEIGHT } from '../../image/font.ts';
@@ -17,8 +19,11 @@ import { pasteRaster } from '../../image/resample.ts';
 import { bboxPositionInImage } from '../../source/wms.ts';
 import type { MapExtent, MapQuery, Source, SourceImage } from '../../source/source.ts';
 import { infoSources, isOpaque, layerExtent, namedLayers, renderSources, rendersQuery, type WmsLayer } from '../../layer/wms-layer.ts';
-import { baseUrl, httpDate, notModified, NO_CACHE_HEADERS, tileEtag } from '../../server/http.ts';
+import { baseUrl, NO_CACHE_HEADERS } from '../../server/http.ts';
 import { wmsCapabilities, wmsCapabilitiesMime, type WmsCapLayer } from './capabilities.ts';
+import { tiledImage, wmscTileSets } from './wmsc.ts';
+import type { TileLayer } from '../../layer/tile-layer.ts';
+import { tileCacheControl, tileResponse } from '../tile-response.ts';
 import { wmsExceptionXml } from './exceptions.ts';
 import { infoMimeFor, infoTypeOf, mergeFeatureInfo, type InfoType } from './featureinfo.ts';
 import { concatLegends } from './legend.ts';
@@ -48,6 +53,10 @@ export interface WmsServiceOptions {
   paletted: boolean;
   maxTileAge: number;
   corsOrigin: string;
+  /** cached layers per grid: the WMS-C TileSets of TILED=true capabilities */
+  tileLayers?: TileLayer[];
+  /** services.wms.inspire_md as configured (INSPIRE extended capabilities in 1.3.0) */
+  inspireMd?: Record<string, any>;
 }
 
 /** Exception answer style chosen by EXCEPTIONS. */
@@ -115,7 +124,8 @@ export class WmsService {
     const r = createRaster(w, h, mp.transparent ? [bg[0], bg[1], bg[2], 0] : bg);
     if (style === 'inimage') drawMessage(r, err.message, darkColor(bg) ? [255, 255, 255, 255] : [0, 0, 0, 255]);
     const bytes = await encodeWithOptions(r, { ...opts, transparent: mp.transparent }, { paletted: this.opts.paletted });
-    return new Response(bytes as BodyInit, { status: 200, headers: { 'Content-Type': mime, ...NO_CACHE_HEADERS } });
+    const type = isMixedFormat(mime) ? mimeOf(sniffImageFormat(bytes) ?? 'png') : mime;
+    return new Response(bytes as BodyInit, { status: 200, headers: { 'Content-Type': type, ...NO_CACHE_HEADERS } });
   }
 
   /** The configured image options for a requested format (FORMAT is matched as MapProxy does, 1.0.0 names too). */
@@ -176,7 +186,7 @@ export class WmsService {
     const limit = this.srsExtent(srs);
     if (limit && !(limit[0] <= bbox[0] && limit[1] <= bbox[1] && limit[2] >= bbox[2] && limit[3] >= bbox[3])) {
       const pos = bboxPositionInImage(bbox, size, limit);
-      if (!pos) return this.encodeResponse(createRaster(size[0], size[1]), mp, mime, imgOpts, true);
+      if (!pos) return this.encodeResponse(createRaster(size[0], size[1]), mp, mime, imgOpts, true, { bbox, srs });
       query = { ...query, bbox: pos.bbox, size: pos.size };
       offset = pos.offset;
     }
@@ -186,14 +196,26 @@ export class WmsService {
       if (isOpaque(l, query)) sources = [];
       sources.push(...renderSources(l, query));
     }
-    const { raster, cacheable } = await this.render(sources, query);
+    let settled: PromiseSettledResult<SourceImage>[] | undefined;
+    if (mp.tiled) {
+      // WMS-C: caches answer with the one tile the request matches (MapProxy's tiled_only)
+      const tiled = await Promise.allSettled(sources.map((s) => tiledImage(s, query)));
+      const only = tiled.length === 1 && tiled[0].status === 'fulfilled' ? tiled[0].value : undefined;
+      // LayerMerger hands a single opaque (or transparent as asked) layer image on unchanged
+      if (only?.tile && !offset && (!sources[0].transparent || mp.transparent)) {
+        return tileResponse(req, only.tile, tileCacheControl(this.opts.maxTileAge), this.opts.corsOrigin);
+      }
+      settled = tiled.map((r) => (r.status === 'fulfilled' ? { status: 'fulfilled', value: r.value.image } : r));
+    }
+    const { raster, cacheable } = await this.render(sources, query, settled);
     let out = raster;
     if (offset) {
       out = createRaster(full.size[0], full.size[1]);
       pasteRaster(out, raster, offset[0], offset[1]);
     }
-    if (this.opts.attribution) drawAttribution(out, this.opts.attribution);
-    return this.encodeResponse(out, mp, mime, imgOpts, cacheable, req);
+    // tiled requests are tiles: MapProxy draws no attribution into them
+    if (this.opts.attribution && !mp.tiled) drawAttribution(out, this.opts.attribution);
+    return this.encodeResponse(out, mp, mime, imgOpts, cacheable, { bbox, srs });
   }
 
   private dimensions(wreq: WmsRequest): Record<string, string> | undefined {
@@ -220,9 +242,12 @@ export class WmsService {
     return undefined;
   }
 
-  /** Renders sources and merges them bottom to top; on_source_errors decides what a failure does. */
-  private async render(sources: Source[], q: MapQuery): Promise<{ raster: Raster; cacheable: boolean }> {
-    const results = await Promise.allSettled(sources.map((s) => s.getMap(q)));
+  /**
+   * Renders sources and merges them bottom to top; on_source_errors decides what a failure does.
+   * `settled` are the sources' answers when the caller already has them (tiled requests).
+   */
+  private async render(sources: Source[], q: MapQuery, settled?: PromiseSettledResult<SourceImage>[]): Promise<{ raster: Raster; cacheable: boolean }> {
+    const results = settled ?? (await Promise.allSettled(sources.map((s) => s.getMap(q))));
     const errors: string[] = [];
     let out: Raster | undefined;
     let cacheable = true;
@@ -257,7 +282,7 @@ export class WmsService {
     return { raster: result, cacheable };
   }
 
-  private async encodeResponse(r: Raster, mp: MapParams, mime: string, opts: ImageOptions, cacheable: boolean, req?: Request): Promise<Response> {
+  private async encodeResponse(r: Raster, mp: MapParams, mime: string, opts: ImageOptions, cacheable: boolean, georef?: GeoReference): Promise<Response> {
     let out = r;
     const transparent = mp.transparent && mime !== 'image/jpeg';
     // an opaque map needs no background: skip the full-image composite
@@ -265,17 +290,13 @@ export class WmsService {
       const bg = hexColor(mp.bgcolor);
       out = compositeOver(createRaster(r.width, r.height, bg), r);
     }
-    const bytes = await encodeWithOptions(out, { ...opts, transparent }, { paletted: this.opts.paletted });
-    const headers: Record<string, string> = { 'Content-Type': mime };
+    // georef: TIFF answers carry GeoTIFF tags for the requested extent, as MapProxy's do
+    const bytes = await encodeWithOptions(out, { ...opts, transparent }, { paletted: this.opts.paletted, georef });
+    // image/vnd.jpeg-png answers say which of the two they are
+    const type = isMixedFormat(mime) ? mimeOf(sniffImageFormat(bytes) ?? 'png') : mime;
+    const headers: Record<string, string> = { 'Content-Type': type };
+    // only a tile handed out as it is (tiled requests) carries tile cache headers, as in MapProxy
     if (!cacheable) Object.assign(headers, NO_CACHE_HEADERS);
-    else if (mp.tiled && req) {
-      const now = Date.now() / 1000;
-      const etag = tileEtag(now, bytes.length);
-      headers['Last-Modified'] = httpDate(now);
-      headers.ETag = etag;
-      headers['Cache-Control'] = `public, max-age=${this.opts.maxTileAge}, s-maxage=${this.opts.maxTileAge}`;
-      if (notModified(req, etag, now)) return new Response(null, { status: 304, headers });
-    }
     return new Response(bytes as BodyInit, { status: 200, headers });
   }
 
@@ -305,6 +326,9 @@ export class WmsService {
       legendGraphic: hasLegends(root),
       maxOutputPixels: this.opts.maxOutputPixels ? [Math.floor(Math.sqrt(this.opts.maxOutputPixels)), Math.floor(Math.sqrt(this.opts.maxOutputPixels))] : undefined,
       root: this.capLayer(root, url, legendSizes),
+      // WMS-C: MapProxy lists the TileSets only when the client asks with TILED=true
+      tileSets: (wreq.params.get('tiled') ?? 'false').toLowerCase() === 'true' ? wmscTileSets(this.opts.tileLayers ?? []) : undefined,
+      inspire: this.opts.inspireMd,
     });
     const mime = wmsCapabilitiesMime(wreq.version);
     return new Response(body, { headers: { 'Content-Type': mime === 'text/xml' ? 'text/xml; charset=utf-8' : mime } });
