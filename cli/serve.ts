@@ -2,9 +2,10 @@
 import { Command } from 'commander';
 import { runServe } from '../src/server/serve.ts';
 import { runWorker } from '../src/server/serve-worker.ts';
-import { defaultWorkers, parseCount, parseLogLevel, parseServeBind, WORKER_ENV, type Bind, type WorkerSpec } from '../src/server/serve-options.ts';
+import { defaultWorkers, parseCount, parseLogLevel, parseServeBind, WORKER_ENV, type Bind, type ServeOptions, type WorkerSpec } from '../src/server/serve-options.ts';
 
-interface ServeFlags {
+/** The flags serve and serve-multiapp share, as commander hands them over. */
+export interface ServeFlags {
   bind?: string[];
   workers: string;
   maxRequests: string;
@@ -19,15 +20,11 @@ interface ServeFlags {
   trustedProxies?: string;
   pidFile?: string;
   debug?: boolean;
-  adminBind?: string;
 }
 
-/** Add the serve subcommand (and the internal serve-worker). */
-export function registerServe(program: Command): void {
-  program
-    .command('serve')
-    .description('production server: N worker processes on shared ports or a UNIX socket; SIGHUP reloads, SIGTERM drains')
-    .argument('<config>', 'mapproxy.yaml')
+/** Add the flags of the production server (gunicorn's names where it has them) to a command. */
+export function addServeOptions(cmd: Command): Command {
+  return cmd
     .option('-b, --bind <address>', '[HOST:]PORT or unix:PATH to listen on; repeatable (default localhost:8080)', (v: string, acc: string[] = []) => [...acc, v])
     .option('-w, --workers <n>', 'worker processes', String(defaultWorkers()))
     .option('--max-requests <n>', 'replace a worker after this many requests (0: never)', '0')
@@ -41,33 +38,56 @@ export function registerServe(program: Command): void {
     .option('--log-config <file>', "a MapProxy log.ini (Python logging's format); replaces --error-log and --log-level")
     .option('--trusted-proxies <list>', "peers whose X-Forwarded-*, X-Script-Name and Forwarded headers count: IPs, CIDR ranges, 'unix', '*' (default: loopback and UNIX socket)")
     .option('--pid-file <file>', 'write the supervisor pid here, removed at exit')
-    .option('--debug', 'add an X-MapProxy-Worker: PID response header and log debug messages')
+    .option('--debug', 'add an X-MapProxy-Worker: PID response header and log debug messages');
+}
+
+/** The shared flags checked and converted; exits with code 2 and the reason when one is wrong. */
+export function parseServeFlags(flags: ServeFlags): Omit<ServeOptions, 'config'> {
+  try {
+    return {
+      binds: (flags.bind ?? ['localhost:8080']).map(parseServeBind),
+      workers: parseCount('--workers', flags.workers, { integer: true, min: 1 }),
+      maxRequests: parseCount('--max-requests', flags.maxRequests, { integer: true }),
+      maxRequestsJitter: parseCount('--max-requests-jitter', flags.maxRequestsJitter, { integer: true }),
+      timeout: parseCount('--timeout', flags.timeout),
+      gracefulTimeout: parseCount('--graceful-timeout', flags.gracefulTimeout),
+      keepalive: parseCount('--keepalive', flags.keepalive, { integer: true, max: 255 }),
+      logLevel: parseLogLevel(flags.logLevel ?? (flags.debug ? 'debug' : 'info')),
+      accessLog: flags.accessLog,
+      errorLog: flags.errorLog,
+      pidFile: flags.pidFile,
+      logConfig: flags.logConfig,
+      trustedProxies: flags.trustedProxies,
+      debug: flags.debug === true,
+    };
+  } catch (e) {
+    console.error(`error: ${(e as Error).message}`);
+    process.exit(2);
+  }
+}
+
+/** Add the serve subcommand (and the internal serve-worker). */
+export function registerServe(program: Command): void {
+  addServeOptions(
+    program
+      .command('serve')
+      .description('production server: N worker processes on shared ports or a UNIX socket; SIGHUP reloads, SIGTERM drains')
+      .argument('<config>', 'mapproxy.yaml'),
+  )
     .option('--admin-bind <address>', '[HOST:]PORT for the seeding API (services.admin) instead of the main addresses; no token needed there')
-    .action(async (config: string, flags: ServeFlags) => {
-      let binds: Bind[];
+    .action(async (config: string, flags: ServeFlags & { adminBind?: string }) => {
+      const opts = parseServeFlags(flags);
       let adminBind: Bind | undefined;
-      let n;
       try {
-        binds = (flags.bind ?? ['localhost:8080']).map(parseServeBind);
         if (flags.adminBind !== undefined) {
           adminBind = parseServeBind(flags.adminBind);
           if (adminBind.kind !== 'tcp') throw new Error(`invalid --admin-bind '${flags.adminBind}': expected [HOST:]PORT`);
         }
-        n = {
-          workers: parseCount('--workers', flags.workers, { integer: true, min: 1 }),
-          maxRequests: parseCount('--max-requests', flags.maxRequests, { integer: true }),
-          maxRequestsJitter: parseCount('--max-requests-jitter', flags.maxRequestsJitter, { integer: true }),
-          timeout: parseCount('--timeout', flags.timeout),
-          gracefulTimeout: parseCount('--graceful-timeout', flags.gracefulTimeout),
-          keepalive: parseCount('--keepalive', flags.keepalive, { integer: true, max: 255 }),
-          logLevel: parseLogLevel(flags.logLevel ?? (flags.debug ? 'debug' : 'info')),
-        };
       } catch (e) {
         console.error(`error: ${(e as Error).message}`);
         process.exit(2);
       }
-      const code = await runServe({ config, binds, ...n, accessLog: flags.accessLog, errorLog: flags.errorLog, pidFile: flags.pidFile, logConfig: flags.logConfig, trustedProxies: flags.trustedProxies, debug: flags.debug === true, adminBind });
-      process.exit(code);
+      process.exit(await runServe({ config, ...opts, adminBind }));
     });
 
   program.addCommand(

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError } from '../errors.ts';
 import { getLogger } from '../log/logger.ts';
+import { renderMetrics } from '../util/metrics.ts';
 import { xmlEscape } from '../util/py-format.ts';
 import type { FetchHandler, HandlerOptions } from './app.ts';
 import { forwardedRequest, parseTrustedProxies, type PeerAddress } from './proxy-headers.ts';
@@ -23,6 +24,8 @@ export interface MultiAppOptions extends HandlerOptions {
   maxLoaded?: number;
   /** Milliseconds between checks of a loaded config's files (default 1000). */
   checkInterval?: number;
+  /** Processes serving these configs side by side (serve-multiapp -w N: they share globals.render.concurrency). */
+  renderShare?: number;
 }
 
 interface Loaded {
@@ -71,7 +74,11 @@ export class MultiApp {
       return new Response(this.index(req), { headers: { 'Content-Type': 'text/html; charset=utf-8' } });
     }
     if (!NAME_RE.test(name)) return text(404, `not found: the config name may only contain A-Z, a-z, 0-9, _ and -`);
-    if (m?.[2] === undefined) return new Response(null, { status: 301, headers: { Location: `${url.pathname}/${url.search}` } });
+    if (m?.[2] === undefined) {
+      // /metrics and /healthz of the server itself, unless a config takes the name (its /NAME/ is never shadowed)
+      if ((name === 'metrics' || name === 'healthz') && !fs.existsSync(path.join(this.dir, `${name}.yaml`))) return this.own(name);
+      return new Response(null, { status: 301, headers: { Location: `${url.pathname}/${url.search}` } });
+    }
     const entry = this.entry(name);
     if (!entry) return text(404, `no configuration '${name}'`);
     if (!entry.app) return text(503, `configuration error in ${name}.yaml: ${entry.error}`);
@@ -115,7 +122,7 @@ export class MultiApp {
   private load(name: string, file: string): Loaded {
     try {
       // no job runner here: the seeding API (services.admin) is for serve and serve-develop
-      const app = makeApp(file, { trustedProxies: parseTrustedProxies(['*']), maxConcurrent: this.opts.maxConcurrent, maxUrlLength: this.opts.maxUrlLength, admin: false });
+      const app = makeApp(file, { trustedProxies: parseTrustedProxies(['*']), maxConcurrent: this.opts.maxConcurrent, maxUrlLength: this.opts.maxUrlLength, admin: false, renderShare: this.opts.renderShare });
       log.info(`loaded configuration ${name}.yaml`);
       return { app, stamps: fileStamps(app.proxy.config.files), files: app.proxy.config.files, checked: Date.now() };
     } catch (e) {
@@ -124,6 +131,15 @@ export class MultiApp {
       // retried when the file changes
       return { error: msg, stamps: fileStamps([file]), files: [file], checked: Date.now() };
     }
+  }
+
+  /**
+   * /metrics (the figures of all configs; of all workers under serve-multiapp)
+   * and /healthz (the server answers; each config's own health is at /NAME/healthz).
+   */
+  private own(name: 'metrics' | 'healthz'): Response {
+    if (name === 'metrics') return new Response(renderMetrics(), { headers: { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8', 'Cache-Control': 'no-cache' } });
+    return Response.json({ status: 'ok' }, { headers: { 'Cache-Control': 'no-cache' } });
   }
 
   private drop(name: string): void {

@@ -7,9 +7,18 @@ import { parseBind } from './serve-develop.ts';
 /** A public address: TCP host and port, or a UNIX socket path. */
 export type Bind = { kind: 'tcp'; hostname: string; port: number } | { kind: 'unix'; path: string };
 
-/** Everything `mapproxy serve` is told on its command line. */
+/** What serve-multiapp adds: `config` is a directory of NAME.yaml files, each served at /NAME/. */
+export interface MultiappOptions {
+  /** Show an index of all configs at / (MapProxy's allow_listing). */
+  allowListing: boolean;
+}
+
+/** Everything `mapproxy serve` (and `serve-multiapp`) is told on its command line. */
 export interface ServeOptions {
+  /** The config file, or with multiapp the config directory. */
   config: string;
+  /** serve-multiapp: a directory of configs instead of one. */
+  multiapp?: MultiappOptions;
   binds: Bind[];
   workers: number;
   /** Requests after which a worker is replaced (0: never). */
@@ -38,7 +47,11 @@ export interface ServeOptions {
 
 /** What one worker process is told (as JSON in MAPPROXY_SERVE_WORKER). */
 export interface WorkerSpec {
+  /** The config file, or with multiapp the config directory. */
   config: string;
+  multiapp?: MultiappOptions;
+  /** The supervisor's summed /metrics document: answered by every worker instead of its own counters. */
+  metricsFile?: string;
   listen: ListenTarget[];
   timeout: number;
   gracefulTimeout: number;

@@ -1,7 +1,8 @@
 /**
- * One worker process of `mapproxy serve`: loads the config, listens where the
- * supervisor said (shared TCP ports, its private UNIX socket), reports over
- * fd 3 (ready, heartbeat, retire), and drains on SIGTERM.
+ * One worker process of `mapproxy serve` (and `serve-multiapp`): loads the
+ * config (or the directory of configs), listens where the supervisor said
+ * (shared TCP ports, its private UNIX socket), reports over fd 3 (ready,
+ * heartbeat, retire, metric snapshots), and drains on SIGTERM.
  */
 import * as fs from 'node:fs';
 import { clearInterval, setInterval, setTimeout } from 'node:timers';
@@ -11,6 +12,8 @@ import { listenHttp, type Listener } from '../runtime/listen.ts';
 import { AccessLog, errorLogSink, LogFile } from './log-output.ts';
 import { parseTrustedProxies } from './proxy-headers.ts';
 import { makeApp } from './reloading-app.ts';
+import { MultiApp } from './multiapp.ts';
+import { metricsVersion, snapshotMetrics, useGroupMetrics, type MetricsSnapshot } from '../util/metrics.ts';
 import type { WorkerSpec } from './serve-options.ts';
 import { guardHandler, type GuardedHandler } from './worker-handler.ts';
 import { JobRunner } from '../render/job-runner.ts';
@@ -27,7 +30,10 @@ const CHANNEL_FD = 3;
 export const BOOT_FAILURE = 3;
 
 /** A message from a worker to the supervisor, one JSON object per line on fd 3. */
-export type WorkerMessage = { t: 'ready' } | { t: 'beat' } | { t: 'retire'; requests: number };
+export type WorkerMessage = { t: 'ready' } | { t: 'beat' } | { t: 'retire'; requests: number } | { t: 'metrics'; m: MetricsSnapshot };
+
+/** Milliseconds between metric snapshots (sent only when a figure moved): how stale the group's /metrics may be. */
+const METRICS_INTERVAL_MS = 250;
 
 /** Keep-alive idle when --keepalive 0: long enough to read a request, then close. */
 const NO_KEEPALIVE_IDLE = 5;
@@ -53,6 +59,7 @@ export async function runWorker(spec: WorkerSpec): Promise<void> {
 
   let stopping = false;
   let beat: ReturnType<typeof setInterval> | undefined;
+  let metricsTimer: ReturnType<typeof setInterval> | undefined;
   let listeners: Listener[] = [];
   const send = (m: WorkerMessage): void => {
     try {
@@ -61,6 +68,17 @@ export async function runWorker(spec: WorkerSpec): Promise<void> {
       // the supervisor is gone (EPIPE) or never was (EBADF): nobody manages us
       void stop('supervisor gone');
     }
+  };
+
+  // the group's figures, summed by the supervisor, answer /metrics
+  useGroupMetrics(spec.metricsFile);
+  let metricsSent = metricsVersion();
+  // what the supervisor has of each series: only the series that moved are sent again
+  const metricsMemo = new Map<string, number>();
+  const sendMetrics = (): void => {
+    if (!spec.metricsFile || metricsVersion() === metricsSent) return;
+    metricsSent = metricsVersion();
+    send({ t: 'metrics', m: snapshotMetrics(metricsMemo) });
   };
 
   const exit = (code: number): never => {
@@ -90,10 +108,12 @@ export async function runWorker(spec: WorkerSpec): Promise<void> {
     if (logConfigError) throw logConfigError;
     // no reloader: the supervisor replaces workers on SIGHUP
     const trustedProxies = spec.trustedProxies !== undefined ? parseTrustedProxies([spec.trustedProxies]) : undefined;
+    // multiapp: each config loads on first use and a broken one answers its error on its own prefix only
+    const multi = spec.multiapp ? new MultiApp(spec.config, { allowListing: spec.multiapp.allowListing, trustedProxies, renderShare: spec.workers }) : undefined;
     // with --admin-bind the main addresses do not serve /admin
-    const app = makeApp(spec.config, { trustedProxies, admin: !spec.adminSeparate, renderShare: spec.workers });
-    guarded = guardHandler(app.fetch, { timeout: spec.timeout, keepalive: spec.keepalive, idleTimeout: idle, debug: spec.debug, accessLog, onRequest });
-    if (spec.adminListen) {
+    const app = multi ? undefined : makeApp(spec.config, { trustedProxies, admin: !spec.adminSeparate, renderShare: spec.workers });
+    guarded = guardHandler(multi?.fetch ?? app!.fetch, { timeout: spec.timeout, keepalive: spec.keepalive, idleTimeout: idle, debug: spec.debug, accessLog, onRequest });
+    if (spec.adminListen && app) {
       adminGuarded = guardHandler(createAdminHandler(() => app.proxy), { timeout: spec.timeout, keepalive: spec.keepalive, idleTimeout: idle, debug: spec.debug, accessLog });
       const t = spec.adminListen;
       try {
@@ -103,7 +123,7 @@ export async function runWorker(spec: WorkerSpec): Promise<void> {
       }
     }
     // each job in its own process at nice +10: seeding never holds up this worker's requests
-    if (spec.runJobs) runner = new JobRunner({ context: () => runnerContext(app.proxy), isolate: { command: selfCommand(), config: spec.config, nice: 10, log: { errorLog: spec.errorLog, logLevel: spec.logLevel, logConfig: spec.logConfig } } });
+    if (spec.runJobs && app) runner = new JobRunner({ context: () => runnerContext(app.proxy), isolate: { command: selfCommand(), config: spec.config, nice: 10, log: { errorLog: spec.errorLog, logLevel: spec.logLevel, logConfig: spec.logConfig } } });
     for (const target of spec.listen) {
       const where = target.kind === 'unix' ? `unix:${target.path}` : `${target.hostname}:${target.port}`;
       try {
@@ -124,6 +144,7 @@ export async function runWorker(spec: WorkerSpec): Promise<void> {
     if (stopping) return;
     stopping = true;
     clearInterval(beat);
+    clearInterval(metricsTimer);
     log.debug(`worker stopping (${why})`);
     // Busy keep-alive connections get one more answer with Connection: close
     // and reconnect to another worker, instead of being cut while idle.
@@ -134,11 +155,16 @@ export async function runWorker(spec: WorkerSpec): Promise<void> {
     await sleep(DRAIN_GRACE_MS);
     const force = setTimeout(() => {
       log.warn(`graceful timeout (${spec.gracefulTimeout} s) reached, closing open connections`);
-      void Promise.all(listeners.map((l) => l.stop(true))).finally(() => exit(0));
+      void Promise.all(listeners.map((l) => l.stop(true))).finally(() => {
+        sendMetrics();
+        exit(0);
+      });
     }, spec.gracefulTimeout * 1000);
     await Promise.all([...listeners.map((l) => l.stop(false)), runnerStopped]);
     clearTimeout(force);
     listeners = [];
+    // the final figures, so the group's counters keep this worker's last requests
+    sendMetrics();
     exit(0);
   }
 
@@ -147,6 +173,7 @@ export async function runWorker(spec: WorkerSpec): Promise<void> {
     if (process.ppid !== spec.parentPid) void stop('supervisor gone');
     else send({ t: 'beat' });
   }, 1000);
+  if (spec.metricsFile) metricsTimer = setInterval(sendMetrics, METRICS_INTERVAL_MS);
   process.on('SIGTERM', () => void stop('SIGTERM'));
   // Ctrl-C reaches the whole process group; the supervisor orders the shutdown
   process.on('SIGINT', () => {});

@@ -3,7 +3,10 @@
  * MapProxy). A supervisor process validates the config, owns the pid file and
  * the UNIX sockets, and runs N worker processes sharing the TCP ports
  * (SO_REUSEPORT). SIGTERM/SIGINT drain and exit, SIGHUP replaces all workers
- * after validating the config again, SIGUSR1 reopens the log files.
+ * after validating the config again, SIGUSR1 reopens the log files. The
+ * supervisor also sums the workers' metrics, so /metrics covers the group.
+ * `mapproxy serve-multiapp` is the same server over a directory of configs
+ * (MapProxy's multiapp under gunicorn).
  */
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -21,6 +24,8 @@ import { errorLogSink, LogFile } from './log-output.ts';
 import { parseTrustedProxies } from './proxy-headers.ts';
 import { formatBind, type Bind, type ServeOptions } from './serve-options.ts';
 import { forwardUnix, type UnixForwarder } from './unix-forwarder.ts';
+import { MetricsGroup } from './metrics-group.ts';
+import { MultiApp } from './multiapp.ts';
 import { WorkerPool } from './workers.ts';
 import { checkAdminConfig } from '../service/admin/admin-config.ts';
 
@@ -53,7 +58,13 @@ export async function runServe(opts: ServeOptions): Promise<number> {
   }
 
   const adminBind = opts.adminBind !== undefined;
-  const problem = validateConfig(config, adminBind);
+  if (opts.multiapp && adminBind) {
+    console.error('error: --admin-bind: serve-multiapp has no seeding API');
+    return 2;
+  }
+  const verb = opts.multiapp ? 'serve-multiapp' : 'serve';
+  const validate = () => (opts.multiapp ? validateDir(config) : validateConfig(config, adminBind));
+  const problem = validate();
   if (problem) {
     console.error(`error: ${problem}`);
     if (opts.errorLog !== '-') log.error(problem);
@@ -109,12 +120,18 @@ export async function runServe(opts: ServeOptions): Promise<number> {
     }
   }
   const unixBinds = opts.binds.filter((b): b is Extract<Bind, { kind: 'unix' }> => b.kind === 'unix');
-  let runDir: string | undefined;
-  if (unixBinds.length) {
+  // the workers' private sockets (behind the UNIX forwarders) and the group's metrics document
+  let runDir: string;
+  try {
     runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mapproxy-serve-'));
-    const dir = runDir;
-    cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+  } catch (e) {
+    return fail(`cannot create a run directory: ${(e as Error).message}`);
   }
+  cleanups.push(() => fs.rmSync(runDir, { recursive: true, force: true }));
+  // the mapproxy_workers gauge counts the pool's serving workers (none until the pool below exists)
+  let serving = () => 0;
+  const metricsGroup = new MetricsGroup(path.join(runDir, 'metrics.prom'), () => serving());
+  cleanups.push(() => metricsGroup.close());
 
   let stopping: Promise<number> | undefined;
   let finish!: (code: number) => void;
@@ -123,18 +140,21 @@ export async function runServe(opts: ServeOptions): Promise<number> {
 
   const pool = new WorkerPool({
     size: opts.workers,
+    metrics: metricsGroup,
     command: selfCommand(),
     watchdog: opts.timeout > 0 ? Math.max(opts.timeout, 5) : 0,
     gracefulTimeout: opts.gracefulTimeout,
     bootTimeout: BOOT_TIMEOUT_MS,
     onFatal: (reason) => void shutdown(`fatal: ${reason}`, 1),
     spec: (slot, seq) => {
-      const socket = runDir ? path.join(runDir, `w${slot}-${seq}.sock`) : undefined;
+      const socket = unixBinds.length ? path.join(runDir, `w${slot}-${seq}.sock`) : undefined;
       const jitter = opts.maxRequestsJitter > 0 ? Math.floor(Math.random() * (opts.maxRequestsJitter + 1)) : 0;
       return {
         socket,
         spec: {
           config,
+          multiapp: opts.multiapp,
+          metricsFile: metricsGroup.file,
           listen: socket ? [...tcp, { kind: 'unix', path: socket }] : tcp,
           timeout: opts.timeout,
           gracefulTimeout: opts.gracefulTimeout,
@@ -148,14 +168,16 @@ export async function runServe(opts: ServeOptions): Promise<number> {
           debug: opts.debug,
           parentPid: process.pid,
           workers: opts.workers,
-          // slot 0 runs the seeding jobs and serves --admin-bind
-          runJobs: slot === 0,
+          // slot 0 runs the seeding jobs and serves --admin-bind (a multiapp has no seeding API)
+          runJobs: slot === 0 && !opts.multiapp,
           adminSeparate: adminBind,
           adminListen: slot === 0 ? adminListen : undefined,
         },
       };
     },
   });
+
+  serving = () => pool.pids().length;
 
   function shutdown(why: string, code: number): Promise<number> {
     if (stopping) {
@@ -195,7 +217,7 @@ export async function runServe(opts: ServeOptions): Promise<number> {
       do {
         reloadAgain = false;
         log.info(`SIGHUP: reloading ${config}`);
-        const err = validateConfig(config, adminBind);
+        const err = validate();
         if (err) {
           log.error(`configuration has errors, keeping the running workers: ${err}`);
           continue;
@@ -226,7 +248,7 @@ export async function runServe(opts: ServeOptions): Promise<number> {
     for (const [sig, h] of handlers) process.off(sig, h);
   });
 
-  log.info(`mapproxy-ts ${VERSION} serve ${config} (supervisor pid ${process.pid})`);
+  log.info(`mapproxy-ts ${VERSION} ${verb} ${config} (supervisor pid ${process.pid})`);
   try {
     for (const b of unixBinds) forwarders.push(await forwardUnix(b.path, pool));
   } catch (e) {
@@ -260,6 +282,21 @@ function migrateHint(): boolean {
     /* not Linux, or no such setting (kernel < 5.14) */
   }
   return true;
+}
+
+/**
+ * serve-multiapp: the directory must be there; its configs load lazily in the
+ * workers and a broken one breaks only its own /NAME/, so they are listed, not
+ * checked. The error message, or undefined when fine.
+ */
+function validateDir(dir: string): string | undefined {
+  try {
+    const names = new MultiApp(dir).names();
+    log.info(`${names.length} configuration(s) in ${dir}${names.length ? `: ${names.join(', ')}` : ''}`);
+    return undefined;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? `no such directory: ${dir}` : (e as Error).message;
+  }
 }
 
 /** loadConfig + buildProxy, as every worker will; the error message, or undefined when fine. */

@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import { clearInterval, clearTimeout, setInterval, setTimeout } from 'node:timers';
 import { getLogger } from '../log/logger.ts';
 import type { SelfCommand } from '../runtime/self-command.ts';
+import type { MetricsGroup } from './metrics-group.ts';
 import { WORKER_ENV, type WorkerSpec } from './serve-options.ts';
 import type { WorkerMessage } from './serve-worker.ts';
 
@@ -21,6 +22,8 @@ const MAX_BOOT_FAILURES = 5;
 const BACKOFF_BASE_MS = 100;
 const BACKOFF_MAX_MS = 30_000;
 const CRASH_WINDOW_MS = 60_000;
+/** Time after a worker's exit within which its report channel should have delivered its last message. */
+const CHANNEL_DRAIN_MS = 2000;
 
 /** Options of a WorkerPool. */
 export interface WorkerPoolOptions {
@@ -36,6 +39,8 @@ export interface WorkerPoolOptions {
   bootTimeout: number;
   /** Called when workers keep failing to boot and nothing is serving. */
   onFatal(reason: string): void;
+  /** Where the workers' metric snapshots are summed (/metrics for the whole group). */
+  metrics?: MetricsGroup;
 }
 
 /** One worker process. */
@@ -233,6 +238,16 @@ export class WorkerPool {
       }
     });
     channel?.on('error', () => {});
+    // The last metrics snapshot may still be in the pipe when 'exit' fires: the
+    // worker's figures join the retired totals once the channel has ended too
+    // (or a little later, should a child process of the worker hold it open).
+    let channelEnded = !channel;
+    let hasExited = false;
+    const retireMetrics = () => this.opts.metrics?.retire(w);
+    channel?.on('end', () => {
+      channelEnded = true;
+      if (hasExited) retireMetrics();
+    });
     const bootTimer = setTimeout(() => {
       if (w.state !== 'booting') return;
       log.error(`worker ${w.pid} not ready after ${this.opts.bootTimeout} ms, killing it`);
@@ -243,6 +258,9 @@ export class WorkerPool {
       if (done) return;
       done = true;
       clearTimeout(bootTimer);
+      hasExited = true;
+      if (channelEnded) retireMetrics();
+      else setTimeout(retireMetrics, CHANNEL_DRAIN_MS).unref();
       this.onExit(w, code, sig);
     };
     child.on('exit', onGone);
@@ -258,6 +276,9 @@ export class WorkerPool {
     if (m.t === 'ready' && w.state === 'booting') {
       w.state = 'ready';
       w.settleReady(true);
+      this.opts.metrics?.changed();
+    } else if (m.t === 'metrics') {
+      this.opts.metrics?.update(w, m.m);
     } else if (m.t === 'retire') {
       w.wantsRetire = true;
       this.maybeRetire(w);
@@ -307,6 +328,7 @@ export class WorkerPool {
     w.settleReady(false);
     w.settleExit();
     this.all.delete(w);
+    this.opts.metrics?.changed();
     if (w.socket) fs.rmSync(w.socket, { force: true });
     const how = sig ? `signal ${sig}` : `exit code ${code}`;
     if (prev === 'stopping' || this.closing) {

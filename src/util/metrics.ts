@@ -1,13 +1,20 @@
 /**
  * Process-wide counters and histograms in the Prometheus text format
  * (/metrics). Each worker process counts its own requests; labels are
- * service, status, cache and source names.
+ * service, status, cache and source names. Under `mapproxy serve -w N` the
+ * workers send snapshots of their figures to the supervisor, which sums them
+ * into one document that every worker answers /metrics with.
  */
+import * as fs from 'node:fs';
 
 type Labels = readonly string[];
 
+/** Bumped on every count: a worker sends a snapshot only when it moved. */
+let version = 0;
+
 abstract class Metric {
-  protected values = new Map<string, number[]>();
+  /** Label values joined by NUL -> the numbers of that series. */
+  values = new Map<string, number[]>();
   constructor(
     readonly name: string,
     readonly help: string,
@@ -28,7 +35,11 @@ abstract class Metric {
     return parts.length ? `{${parts.join(',')}}` : '';
   }
 
-  abstract render(out: string[]): void;
+  /** A number of a series that moves with every count (to find the series changed since a snapshot). */
+  abstract mark(v: number[]): number;
+
+  /** Append the text format of values (default: this process's own) to out. */
+  abstract render(out: string[], values?: Map<string, number[]>): void;
 }
 
 /** A monotonically increasing count per label combination. */
@@ -36,6 +47,7 @@ export class Counter extends Metric {
   /** Add `v` (default 1) for these label values. */
   inc(labels: Labels, v = 1): void {
     this.slot(labels, 1)[0] += v;
+    version++;
   }
 
   /** The current value (0 when never counted). */
@@ -43,9 +55,13 @@ export class Counter extends Metric {
     return this.values.get(labels.join('\u0000'))?.[0] ?? 0;
   }
 
-  render(out: string[]): void {
+  mark(v: number[]): number {
+    return v[0];
+  }
+
+  render(out: string[], values = this.values): void {
     out.push(`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`);
-    for (const [k, v] of this.values) out.push(`${this.name}${this.labelText(k)} ${v[0]}`);
+    for (const [k, v] of values) out.push(`${this.name}${this.labelText(k)} ${v[0]}`);
   }
 }
 
@@ -67,11 +83,17 @@ export class Histogram extends Metric {
     for (let i = 0; i < this.buckets.length; i++) if (seconds <= this.buckets[i]) v[i]++;
     v[this.buckets.length]++;
     v[this.buckets.length + 1] += seconds;
+    version++;
   }
 
-  render(out: string[]): void {
+  mark(v: number[]): number {
+    // the observation count
+    return v[this.buckets.length];
+  }
+
+  render(out: string[], values = this.values): void {
     out.push(`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`);
-    for (const [k, v] of this.values) {
+    for (const [k, v] of values) {
       this.buckets.forEach((b, i) => out.push(`${this.name}_bucket${this.labelText(k, `le="${b}"`)} ${v[i]}`));
       out.push(`${this.name}_bucket${this.labelText(k, 'le="+Inf"')} ${v[this.buckets.length]}`);
       out.push(`${this.name}_sum${this.labelText(k)} ${v[this.buckets.length + 1]}`);
@@ -103,9 +125,94 @@ export const metrics = {
   staleServed: new Counter('mapproxy_stale_served_total', 'Expired tiles answered from the cache (stale-while-revalidate or stale-if-error).', ['cache', 'reason']),
 };
 
-/** The /metrics document. */
+/** The file with the group's summed figures, when this process is a worker of `mapproxy serve`. */
+let groupFile: string | undefined;
+/** The last group document read: answered again if the file cannot be read, so no counter seems to go back. */
+let lastGroup: string | undefined;
+
+/** The /metrics document: the whole worker group's figures under `serve`, else this process's own. */
 export function renderMetrics(): string {
+  if (groupFile) {
+    try {
+      // one small file written atomically by the supervisor: bounded work per scrape
+      return (lastGroup = fs.readFileSync(groupFile, 'utf8'));
+    } catch {
+      // the run dir is gone (shutting down)
+      if (lastGroup) return lastGroup;
+    }
+  }
   const out: string[] = [];
   for (const m of Object.values(metrics)) m.render(out);
+  return `${out.join('\n')}\n`;
+}
+
+/** Answer /metrics from this file (written by the supervisor of `mapproxy serve`) instead of this process's counters. */
+export function useGroupMetrics(file: string | undefined): void {
+  groupFile = file;
+}
+
+/** Counter of changes to this process's figures (compare to know whether a snapshot is due). */
+export function metricsVersion(): number {
+  return version;
+}
+
+/** Series per metric name: [label key, numbers] pairs, as JSON carries them. */
+export type MetricsSnapshot = Record<string, [string, number[]][]>;
+
+/**
+ * This process's figures as plain data: with a memo, only the series that
+ * changed since the last call with it (each with its whole current numbers),
+ * so a snapshot stays small however many caches and sources are configured.
+ */
+export function snapshotMetrics(memo?: Map<string, number>): MetricsSnapshot {
+  const snap: MetricsSnapshot = {};
+  for (const m of Object.values(metrics)) {
+    const series: [string, number[]][] = [];
+    for (const [k, v] of m.values) {
+      if (memo) {
+        const id = `${m.name}\u0001${k}`;
+        const mark = m.mark(v);
+        if (memo.get(id) === mark) continue;
+        memo.set(id, mark);
+      }
+      series.push([k, v.slice()]);
+    }
+    if (series.length) snap[m.name] = series;
+  }
+  return snap;
+}
+
+/** Summed figures: metric name -> label key -> numbers. */
+export type MetricsTotals = Map<string, Map<string, number[]>>;
+
+/** Put the series of a snapshot into totals, replacing what they held for those series (a worker's latest figures). */
+export function setMetrics(into: MetricsTotals, from: MetricsSnapshot): void {
+  for (const [name, series] of Object.entries(from)) {
+    let target = into.get(name);
+    if (!target) into.set(name, (target = new Map()));
+    for (const [key, nums] of series) target.set(key, nums);
+  }
+}
+
+/** Add a snapshot (or other totals) into totals, series by series: counters, histogram buckets, sums and counts all add up. */
+export function addMetrics(into: MetricsTotals, from: MetricsSnapshot | MetricsTotals): void {
+  const entries = from instanceof Map ? [...from].map(([n, m]) => [n, [...m]] as const) : Object.entries(from);
+  for (const [name, series] of entries) {
+    let target = into.get(name);
+    if (!target) into.set(name, (target = new Map()));
+    for (const [key, nums] of series) {
+      const have = target.get(key);
+      if (!have) target.set(key, nums.slice());
+      else for (let i = 0; i < nums.length; i++) have[i] = (have[i] ?? 0) + nums[i];
+    }
+  }
+}
+
+/** The text format of summed figures, with the metrics' help and types; extra lines (gauges) go at the end. */
+export function renderMetricsTotals(totals: MetricsTotals, extra: string[] = []): string {
+  const out: string[] = [];
+  // known metrics only: a worker of a newer build may count more than this process can describe
+  for (const m of Object.values(metrics)) m.render(out, totals.get(m.name) ?? new Map());
+  out.push(...extra);
   return `${out.join('\n')}\n`;
 }

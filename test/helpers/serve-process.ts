@@ -1,0 +1,90 @@
+/**
+ * `mapproxy serve` and `serve-multiapp` as real process trees for tests:
+ * started in their own process group, so a test stops the supervisor and all
+ * its workers by the supervisor's pid (as test/server/serve.test.ts does).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as path from 'node:path';
+
+/** The CLI entry, run with the current runtime. */
+export const cli = path.resolve(import.meta.dir, '../../cli/main.ts');
+
+/** A running server and what it logged. */
+export interface ServeProcess {
+  child: ChildProcess;
+  pid: number;
+  /** http://127.0.0.1:PORT of the first TCP bind, once listening. */
+  url: string;
+  log(): string;
+  exited: Promise<number | null>;
+  /** Wait (bounded) for re in the log after offset from. */
+  waitForLog(re: RegExp, ms: number, from?: number): Promise<boolean>;
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Run `mapproxy ARGS...` (e.g. ['serve', cfg, '-b', '127.0.0.1:0']) and wait until it listens; throws with the log when it does not. */
+export async function startServe(args: string[], cwd: string, bootMs = 15_000): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [cli, ...args], { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let text = '';
+  child.stdout!.on('data', (d) => (text += d));
+  child.stderr!.on('data', (d) => (text += d));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const s: ServeProcess = {
+    child,
+    pid: child.pid!,
+    url: '',
+    log: () => text,
+    exited,
+    async waitForLog(re, ms, from = 0) {
+      for (const end = Date.now() + ms; Date.now() < end; await sleep(25)) if (re.test(text.slice(from))) return true;
+      return re.test(text.slice(from));
+    },
+  };
+  const listening = /listening at http:\/\/127\.0\.0\.1:(\d+)/;
+  if (!(await s.waitForLog(listening, bootMs))) {
+    killGroup(s.pid);
+    throw new Error(`mapproxy ${args[0]} did not start:\n${text}`);
+  }
+  s.url = `http://127.0.0.1:${listening.exec(text)![1]}`;
+  return s;
+}
+
+/** Stop a process tree we started: SIGKILL to its process group. */
+export function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    /* already gone */
+  }
+}
+
+/** A response read completely, with the answering worker (--debug's X-MapProxy-Worker). */
+export interface Answer {
+  status: number;
+  worker: string | null;
+  text: string;
+  headers: Headers;
+}
+
+/** GET on a new connection each time (Connection: close), so SO_REUSEPORT spreads the requests over the workers; `unix` asks a UNIX socket. */
+export async function get(url: string, opts: { unix?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
+  const r = await fetch(url, { headers: { Connection: 'close', ...opts.headers }, unix: opts.unix, signal: AbortSignal.timeout(10_000) } as RequestInit);
+  return { status: r.status, worker: r.headers.get('x-mapproxy-worker'), text: await r.text(), headers: r.headers };
+}
+
+/** The value of the first sample line of a Prometheus text document matching line (0 when there is none). */
+export function sample(text: string, line: RegExp): number {
+  const m = text.split('\n').find((l) => line.test(l));
+  return m ? Number(m.split(' ').at(-1)) : 0;
+}
+
+/** Scrape /metrics at least once, and again (bounded by ms) until ok(text) holds; the last document either way. */
+export async function scrapeUntil(url: string, ok: (text: string) => boolean, ms: number): Promise<string> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const text = (await get(`${url}/metrics`)).text;
+    if (ok(text) || Date.now() >= end) return text;
+    await sleep(50);
+  }
+}
