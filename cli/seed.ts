@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { setLogLevel } from '../src/log/logger.ts';
 import { processIo, runSeed, SeedUsageError, parseDuration, type SeedArgs } from '../src/seed/run-seed.ts';
 import { submitSeed } from '../src/seed/submit.ts';
+import { defaultWorkers } from '../src/server/serve-options.ts';
 
 interface SeedFlags {
   proxyConf?: string;
@@ -37,6 +38,7 @@ interface SeedFlags {
   refreshBefore?: string;
   removeBefore?: string;
   removeAll?: boolean;
+  processes?: string;
   server?: string;
   token?: string;
   wait?: boolean;
@@ -134,6 +136,7 @@ export function registerSeed(program: Command): void {
     .option('--refresh-before <time>', 'with --cache: also remake tiles older than this (7d, 12h, or 2026-01-01T00:00)')
     .option('--remove-before <time>', 'with --cache --cleanup: remove tiles older than this (default: the start of the run)')
     .option('--remove-all', 'with --cache --cleanup: remove all tiles in the levels and area')
+    .option('--processes <n>', 'processes that create the tiles (default: -c, at most one per CPU core; 0: all in the seed process)')
     .option('--server <url>', 'submit the job to a running mapproxy serve (services.admin) instead of seeding here')
     .option('--token <token>', 'with --server: the admin token (default $MAPPROXY_ADMIN_TOKEN)')
     .option('--wait', 'with --server: follow the job until it ends (exit 0 done, 3 failed or cancelled)')
@@ -148,6 +151,13 @@ export function registerSeed(program: Command): void {
       if (flags.server !== undefined) process.exit(await submitSeed({ ...args, server: flags.server, token: flags.token, wait: flags.wait === true }, processIo()));
       // as mapproxy-seed: only warnings from the library unless --log-config says otherwise
       if (!args.logConfig) setLogLevel('mapproxy', 'warning');
+      // as mapproxy-seed -c N: N processes (here at most one per core) make the tiles
+      try {
+        args.processes = flags.processes !== undefined ? num('--processes', flags.processes) : Math.min(args.concurrency, defaultWorkers());
+      } catch (e) {
+        console.error(`error: ${(e as Error).message}`);
+        process.exit(1);
+      }
       const code = await runSeed(args, processIo());
       process.exit(code);
     });

@@ -18,6 +18,8 @@ import { parseBefore as parseIsoTime, parseMaxAge } from '../cache/cache-clean.t
 import { getSrs } from '../srs/srs.ts';
 import type { Bbox } from '../srs/types.ts';
 import { CacheLock } from './cache-lock.ts';
+import { SeedProcesses } from './seed-processes.ts';
+import { selfCommand } from '../runtime/self-command.ts';
 import { ProgressOutput, ProgressStore, formatDuration } from './progress.ts';
 import { levelsForGrid, loadSeedConf, parseLevelsArg, splitRescaled, type CleanupTask, type LevelSpec, type SeedTask, type Task } from './seed-config.ts';
 import { StopSignal, cleanupTask, describeTask, seedTask, type RunOptions, type TaskResult } from './seeder.ts';
@@ -61,6 +63,8 @@ export interface SeedArgs {
   refreshBefore?: string;
   removeBefore?: string;
   removeAll: boolean;
+  /** Worker processes that create the tiles (the CLI: min(-c, cores)); undefined or 0: in this process. */
+  processes?: number;
 }
 
 /** Where the command writes; replaceable in tests. */
@@ -340,6 +344,10 @@ async function runSeedInner(a: SeedArgs, io: SeedIo): Promise<number> {
   };
   const results: TaskResult[] = [];
   const lock = a.useCacheLock ? new CacheLock('.mapproxy_seed.lck') : undefined;
+  if (a.processes && a.processes > 0 && !a.dryRun && seeds.length) {
+    if (!Number.isInteger(a.processes)) throw new SeedUsageError('--processes: expected a whole number');
+    opts.processes = new SeedProcesses({ command: selfCommand(), config: path.resolve(a.proxyConf), count: a.processes });
+  }
   try {
     if (seeds.length) {
       io.out('========== Seeding tasks ==========\n');
@@ -353,6 +361,8 @@ async function runSeedInner(a: SeedArgs, io: SeedIo): Promise<number> {
     }
   } finally {
     if (durationTimer) clearTimeout(durationTimer);
+    // the workers finish the meta tiles they have, so none is left half-written
+    await opts.processes?.close();
     removeInterrupt?.();
   }
   printSummary(results, io, opts.dryRun);

@@ -4,6 +4,7 @@
  * same meta-tile locks as the server), retried with exponential back-off,
  * optionally rate limited; what still fails is listed at the end.
  */
+import { SeedWorkerError, type SeedProcesses } from './seed-processes.ts';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TileManager } from '../cache/tile-manager.ts';
@@ -54,6 +55,8 @@ export interface RunOptions {
   stop: StopSignal;
   /** Seconds to count the tiles in advance for the total (0 = do not count). */
   countSeconds: number;
+  /** Worker processes that create the tiles (mapproxy seed -c N); undefined: in this process. */
+  processes?: SeedProcesses;
   /** Sleep, replaceable in tests. */
   sleep?: (ms: number) => Promise<void>;
 }
@@ -123,7 +126,9 @@ class RateLimit {
 }
 
 /** Errors worth retrying: the upstream, the network, the disk. */
-function retryable(e: unknown): boolean {
+/** Upstream trouble and I/O errors are worth another try; programming errors are not. */
+export function retryable(e: unknown): boolean {
+  if (e instanceof SeedWorkerError) return e.retryable;
   return e instanceof SourceError || typeof (e as NodeJS.ErrnoException)?.code === 'string';
 }
 
@@ -253,15 +258,15 @@ class TaskRun {
   }
 }
 
-/** Seeds one task. */
-export async function seedTask(task: SeedTask, opts: RunOptions): Promise<TaskResult> {
-  const run = new TaskRun(task, opts);
-  if (task.coverage === false) return run.result();
-  const base = task.manager;
-  // the cache's own refresh_before wins, as in MapProxy's expire_timestamp
+/**
+ * The tile manager a seed creates tiles with: the cache's, refreshing tiles
+ * at or before `refreshTimestamp` (the cache's own refresh_before wins, as in
+ * MapProxy's expire_timestamp), at seed priority, without stale answers,
+ * placeholders or prefetching.
+ */
+export function seedManager(base: TileManager, refreshTimestamp: number | undefined): { tm: TileManager; before: () => number | undefined } {
   const own = base.opts.refreshBefore;
-  const before = () => own?.() ?? task.refreshTimestamp;
-  // seed priority in the render queue; no stale answers, placeholders or prefetching
+  const before = () => own?.() ?? refreshTimestamp;
   const tm = new TileManager({
     ...base.opts,
     minimizeMetaRequests: false,
@@ -273,6 +278,17 @@ export async function seedTask(task: SeedTask, opts: RunOptions): Promise<TaskRe
     waitingImage: undefined,
     prefetch: undefined,
   });
+  return { tm, before };
+}
+
+/** Seeds one task. */
+export async function seedTask(task: SeedTask, opts: RunOptions): Promise<TaskResult> {
+  const run = new TaskRun(task, opts);
+  if (task.coverage === false) return run.result();
+  const base = task.manager;
+  const { tm, before } = seedManager(base, task.refreshTimestamp);
+  // worker processes create the tiles (seed -c N); dimension managers stay in this process
+  const processes = base.opts.dimensions ? undefined : opts.processes;
   const workOnMetatiles = !base.opts.rescaleTiles;
   const metaGrid = new MetaGrid(task.grid, metaSizeOf(base), 0);
   /** The tiles of a meta tile (its main tile first) or the tile itself. */
@@ -304,7 +320,9 @@ export async function seedTask(task: SeedTask, opts: RunOptions): Promise<TaskRe
           // every tile not yet fresh: asking for the main tile alone would take a half-written meta tile as done
           const b = before();
           const wanted = coords.flatMap(tilesOf).filter((t) => !isFresh(tm, t, b));
-          await tm.getTiles(wanted.length ? wanted : coords);
+          const todo = wanted.length ? wanted : coords;
+          if (processes) await processes.run({ cache: task.cacheName, grid: task.gridName, refresh: task.refreshTimestamp, coords: todo });
+          else await tm.getTiles(todo);
           consecutiveFailures = 0;
           run.count(level, n);
           return;

@@ -1,7 +1,7 @@
 /** mapproxy seed as a process: kill -9 then --continue, --duration, Ctrl-C, exit codes, the walk's progress arithmetic. */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { basicConfig, listFiles, makeCase, startSeedUpstream, type SeedUpstream } from './helpers.ts';
@@ -125,6 +125,29 @@ describe('mapproxy seed process', () => {
     } finally {
       up.delayMs = 0;
     }
+  });
+
+  it('creates the tiles in worker processes (-c 3 --processes 2): every tile once, failures retried, no worker left', async () => {
+    const dir = makeCase({ 'mapproxy.yaml': basicConfig(), 'seed.yaml': SEED }, up);
+    up.requests.length = 0;
+    up.failNext = 2;
+    const r = await runCli(dir, ['-f', 'mapproxy.yaml', '-s', 'seed.yaml', '-c', '3', '--processes', '2', '--retry-delay', '0.05']).done;
+    assert.equal(r.code, 0, r.out + r.err);
+    const files = listFiles(path.join(dir, 'cache_data/c_EPSG3857'));
+    assert.equal(files.length, TILES);
+    assert.ok(files.every((f) => f.endsWith('.png')));
+    // two failed requests, then every meta tile exactly once
+    assert.equal(up.requests.filter((q) => q.startsWith('FAILED')).length, 2);
+    assert.equal(up.requests.filter((q) => !q.startsWith('FAILED')).length, META_TILES);
+    assert.match(r.out, /retry in/);
+    // the workers are started with this case's config path: none may outlive the seed
+    const ps = spawnSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).stdout;
+    assert.ok(!ps.split('\n').some((l) => l.includes('seed-worker') && l.includes(dir)), 'a seed worker outlived the seed');
+    // --processes 0: all in the seed process, the same tiles
+    const dir2 = makeCase({ 'mapproxy.yaml': basicConfig(), 'seed.yaml': SEED }, up);
+    const r2 = await runCli(dir2, ['-f', 'mapproxy.yaml', '-s', 'seed.yaml', '-c', '2', '--processes', '0']).done;
+    assert.equal(r2.code, 0, r2.err);
+    assert.deepEqual(listFiles(path.join(dir2, 'cache_data/c_EPSG3857')), files);
   });
 
   it('takes -c CACHE from cron lines written for mapproxy-seed, exits 2 on a config error', async () => {

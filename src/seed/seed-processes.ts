@@ -1,0 +1,132 @@
+/**
+ * Seeding on several CPU cores, as `mapproxy-seed -c N` forks N processes:
+ * the seed walks the pyramid, counts, retries and keeps the progress in its
+ * own process, and hands each meta tile to one of N `mapproxy seed-worker`
+ * processes, which fetch, split, encode and store it (under the same
+ * meta-tile locks as the server). One JSON object per line over the
+ * workers' stdin and stdout:
+ *
+ *   -> {"id": 7, "cache": "osm", "grid": "webmercator", "refresh": 1700000000 | null, "coords": [[x, y, z], ...]}
+ *   <- {"id": 7, "ok": true} | {"id": 7, "ok": false, "error": "...", "retryable": true}
+ *
+ * A worker whose stdin closes finishes what it has and exits, so no tile is
+ * left half-written when the seed stops.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as readline from 'node:readline';
+import type { TileCoord } from '../grid/tile-grid.ts';
+import type { SelfCommand } from '../runtime/self-command.ts';
+
+/** A meta tile that failed in a worker; `retryable` as the seeder decides it in-process. */
+export class SeedWorkerError extends Error {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+  ) {
+    super(message);
+    this.name = 'SeedWorkerError';
+  }
+}
+
+/** What a worker creates: tiles of one cache and grid, refreshing those at or before `refresh`. */
+export interface SeedWork {
+  cache: string;
+  grid: string;
+  refresh: number | undefined;
+  coords: TileCoord[];
+}
+
+interface Pending {
+  resolve(): void;
+  reject(e: Error): void;
+}
+
+/** One worker process and what it has in hand. */
+class SeedWorker {
+  readonly pending = new Map<number, Pending>();
+  dead: string | undefined;
+  readonly exited: Promise<void>;
+
+  constructor(readonly child: ChildProcess) {
+    this.exited = new Promise((resolve) => {
+      child.once('exit', (code, sig) => {
+        this.fail(`seed worker ${child.pid} exited (${code ?? sig})`);
+        resolve();
+      });
+      child.once('error', (e) => {
+        this.fail(`seed worker could not start: ${e.message}`);
+        resolve();
+      });
+    });
+    const lines = readline.createInterface({ input: child.stdout! });
+    lines.on('line', (line) => {
+      let m: { id: number; ok: boolean; error?: string; retryable?: boolean };
+      try {
+        m = JSON.parse(line);
+      } catch {
+        return; // not ours (a stray print)
+      }
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      if (m.ok) p.resolve();
+      else p.reject(new SeedWorkerError(m.error ?? 'unknown error in seed worker', m.retryable === true));
+    });
+  }
+
+  private fail(why: string): void {
+    this.dead ??= why;
+    for (const p of this.pending.values()) p.reject(new SeedWorkerError(why, true));
+    this.pending.clear();
+  }
+}
+
+/** N worker processes for the seed of one config; jobs go to the least busy live worker. */
+export class SeedProcesses {
+  private workers: SeedWorker[] = [];
+  private nextId = 0;
+
+  constructor(
+    readonly opts: { command: SelfCommand; config: string; count: number },
+  ) {}
+
+  /** The workers, started on first use. */
+  private start(): void {
+    if (this.workers.length) return;
+    for (let i = 0; i < Math.max(1, this.opts.count); i++) {
+      const { cmd, args } = this.opts.command;
+      const child = spawn(cmd, [...args, 'seed-worker', '-f', this.opts.config], { stdio: ['pipe', 'pipe', 'inherit'] });
+      this.workers.push(new SeedWorker(child));
+    }
+  }
+
+  /** Creates the tiles in a worker; rejects with SeedWorkerError. */
+  run(work: SeedWork): Promise<void> {
+    this.start();
+    const live = this.workers.filter((w) => !w.dead);
+    if (!live.length) return Promise.reject(new SeedWorkerError(this.workers[0]?.dead ?? 'no seed worker', false));
+    const w = live.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
+    const id = this.nextId++;
+    return new Promise<void>((resolve, reject) => {
+      w.pending.set(id, { resolve, reject });
+      const msg = { id, cache: work.cache, grid: work.grid, refresh: work.refresh ?? null, coords: work.coords };
+      w.child.stdin!.write(`${JSON.stringify(msg)}\n`);
+    });
+  }
+
+  /** Closes the workers' stdin and waits for them to finish what they have (killed after `graceMs`). */
+  async close(graceMs = 60_000): Promise<void> {
+    for (const w of this.workers) w.child.stdin?.end();
+    const all = Promise.all(this.workers.map((w) => w.exited));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        for (const w of this.workers) if (w.child.exitCode === null) w.child.kill('SIGKILL');
+        resolve();
+      }, graceMs);
+    });
+    await Promise.race([all, late]);
+    clearTimeout(timer);
+    this.workers = [];
+  }
+}
