@@ -4,6 +4,8 @@
  * lock shared by every process on the cache), splits it, stores the tiles
  * atomically and answers from them. Concurrent misses inside one meta tile
  * share one creation in-process; the lock file covers other processes.
+ * With bulk_meta_tiles, tile sources (which answer only their own tiles) get
+ * one request per tile of the meta tile instead, under the same lock.
  */
 import { RequestError, SourceError } from '../errors.ts';
 import type { TileGrid, TileCoord } from '../grid/tile-grid.ts';
@@ -14,6 +16,7 @@ import { looksComplete, type ImageFormat } from '../image/format.ts';
 import { applyOpacity } from '../image/encode.ts';
 import { createRaster, type Raster, type Rgba } from '../image/raster.ts';
 import { splitRaster, stitchTiles } from '../image/stitch.ts';
+import type { BandMerger } from '../image/band-merge.ts';
 import { transformExtent, type ResamplingMethod } from '../image/resample.ts';
 import type { Source, SourceImage } from '../source/source.ts';
 import { Semaphore } from '../util/semaphore.ts';
@@ -100,6 +103,14 @@ export interface TileManagerOptions {
   metaSize?: [number, number];
   metaBuffer?: number;
   minimizeMetaRequests?: boolean;
+  /**
+   * bulk_meta_tiles: when no source can answer meta requests (tile sources),
+   * a miss fetches every tile of its meta tile (meta_size, no buffer) from
+   * the sources, concurrent_tile_creators at a time, under one lock.
+   */
+  bulkMetaTiles?: boolean;
+  /** sources as a mapping of bands: the output image is built band by band from the source images. */
+  bandMerger?: BandMerger;
   /** Meta tiles created in parallel for one multi-tile request. */
   concurrentTileCreators?: number;
   /** File locks per meta tile; undefined = in-process coalescing only. */
@@ -143,6 +154,8 @@ export class TileManager {
   /** tile key -> creation that will deliver it (or undefined if the sources had nothing) */
   private inflight = new Map<string, Promise<Map<string, Tile>>>();
   readonly metaGrid: MetaGrid | undefined;
+  /** meta tiles are fetched tile by tile (bulk_meta_tiles) */
+  readonly bulk: boolean;
   private blankTile: Promise<Tile> | undefined;
   /** prefetch creations of this manager queued or running */
   private prefetching = 0;
@@ -155,7 +168,11 @@ export class TileManager {
     const mb = opts.metaBuffer ?? 0;
     const wantsMeta = mb > 0 || ms[0] !== 1 || ms[1] !== 1;
     const metaCapable = opts.sources.length > 0 && opts.sources.every((s) => s.supportsMetaTiles === true);
-    this.metaGrid = wantsMeta && metaCapable ? new MetaGrid(opts.grid, ms, mb) : undefined;
+    const allTiled = opts.sources.length > 0 && opts.sources.every((s) => s.supportsMetaTiles !== true);
+    // as MapProxy's TileManager: bulk mode only when every source is tiled and meta_size is more than one tile (a buffer alone does nothing)
+    this.bulk = opts.bulkMetaTiles === true && allTiled && (ms[0] !== 1 || ms[1] !== 1);
+    if (wantsMeta && metaCapable) this.metaGrid = new MetaGrid(opts.grid, ms, mb);
+    else if (this.bulk) this.metaGrid = new MetaGrid(opts.grid, ms, 0);
   }
 
   get grid(): TileGrid {
@@ -401,7 +418,8 @@ export class TileManager {
       if (p) waits.add(p);
       else fresh.push(c);
     }
-    const creators = new Semaphore(Math.max(1, this.opts.concurrentTileCreators ?? 1));
+    // bulk meta tiles one after another, as MapProxy: each already uses concurrent_tile_creators requests
+    const creators = new Semaphore(this.bulk ? 1 : Math.max(1, this.opts.concurrentTileCreators ?? 1));
     for (const job of this.plan(fresh)) {
       const p = creators.run(() => this.schedule(job, priority)).finally(() => {
         for (const c of job.coords) if (this.inflight.get(key(c)) === p) this.inflight.delete(key(c));
@@ -433,7 +451,8 @@ export class TileManager {
     if (!coords.length) return [];
     const mg = this.metaGrid;
     if (!mg) return coords.map((c) => ({ coords: [c], lockCoord: c }));
-    if (this.opts.minimizeMetaRequests && coords.length > 1) {
+    // a minimal meta tile would be one request, which tile sources cannot answer (MapProxy fails there): bulk keeps to meta tiles
+    if (this.opts.minimizeMetaRequests && coords.length > 1 && !this.bulk) {
       const meta = mg.minimalMetaTile(coords);
       return [{ coords: meta.tiles.map((t) => t.coord).filter(isCoord), meta, lockCoord: mg.metaTileCoord(meta.mainTileCoord ?? coords[0]) }];
     }
@@ -472,6 +491,7 @@ export class TileManager {
         }
         return made;
       }
+      if (job.meta && this.bulk) return await this.createBulk(job.meta);
       return job.meta ? await this.createMeta(job.meta) : await this.createSingle(job.coords[0]);
     } finally {
       lock?.release();
@@ -549,20 +569,68 @@ export class TileManager {
     return out;
   }
 
+  /**
+   * bulk_meta_tiles: every tile of the meta tile from the sources, at most
+   * concurrent_tile_creators at once; stored only when all succeeded (the
+   * first error fails the meta tile), as MapProxy's _create_bulk_meta_tile.
+   */
+  private async createBulk(meta: MetaTile): Promise<Map<string, Tile>> {
+    const coords = meta.tiles.map((t) => t.coord).filter(isCoord);
+    const made: (PreparedTile | undefined)[] = new Array(coords.length);
+    let next = 0;
+    let failed = false;
+    // workers stop taking tiles after the first error (MapProxy shuts its pool down)
+    const worker = async () => {
+      while (!failed && next < coords.length) {
+        const i = next++;
+        try {
+          made[i] = await this.prepareFromSources(coords[i]);
+        } catch (e) {
+          failed = true;
+          throw e;
+        }
+      }
+    };
+    const n = Math.max(1, Math.min(this.opts.concurrentTileCreators ?? 1, coords.length));
+    await Promise.all(Array.from({ length: n }, worker));
+    const out = new Map<string, Tile>();
+    for (const p of made) if (p) out.set(key(p.coord), this.storePrepared(p));
+    return out;
+  }
+
+  /** One tile from the sources, encoded but not stored; undefined where the only source has nothing. */
+  private async prepareFromSources(coord: TileCoord): Promise<PreparedTile | undefined> {
+    const { grid } = this.opts;
+    const size: [number, number] = [grid.tileSize[0], grid.tileSize[1]];
+    const images = await this.querySources(grid.tileBbox(coord), size);
+    if (this.onlyBlank(images)) return undefined;
+    const cacheable = images.every((i) => i.cacheable);
+    const bytes = images.length === 1 ? this.passthrough(images[0]) : undefined;
+    if (bytes) return { coord, bytes, cacheable };
+    return this.prepare(coord, await this.merge(images, size), cacheable);
+  }
+
   private async encodeAndStore(coord: TileCoord, r: Raster, cacheable: boolean): Promise<Tile> {
+    return this.storePrepared(await this.prepare(coord, r, cacheable));
+  }
+
+  /** Watermark, encode and (for link_single_color_images) find the uniform colour of a new tile. */
+  private async prepare(coord: TileCoord, r: Raster, cacheable: boolean): Promise<PreparedTile> {
     this.opts.preStore?.(r, coord);
     const bytes = await this.opts.encode(r);
+    const linking = this.opts.linkSingleColor && this.opts.backend.storeSingleColor && cacheable && !this.opts.disableStorage;
+    return { coord, bytes, cacheable, color: linking ? singleColor(r) : undefined };
+  }
+
+  private storePrepared(p: PreparedTile): Tile {
     const backend = this.opts.backend;
     const link = this.opts.linkSingleColor;
-    if (link && backend.storeSingleColor && cacheable && !this.opts.disableStorage) {
-      const color = singleColor(r);
-      if (color) {
-        backend.storeSingleColor(coord, bytes, color, link);
-        metrics.tilesCreated.inc(this.metricLabels);
-        return this.tile(bytes, cacheable);
-      }
+    if (p.color && link && backend.storeSingleColor) {
+      backend.storeSingleColor(p.coord, p.bytes, p.color, link);
+      metrics.tilesCreated.inc(this.metricLabels);
+      return this.tile(p.bytes, p.cacheable);
     }
-    return this.store(coord, bytes, cacheable);
+    return this.store(p.coord, p.bytes, p.cacheable);
   }
 
   private store(coord: TileCoord, bytes: Uint8Array, cacheable: boolean): Tile {
@@ -581,14 +649,14 @@ export class TileManager {
     return Promise.all(sources.map((s) => s.getMap(query)));
   }
 
-  /** MapProxy stores nothing when a single source has nothing there. */
+  /** MapProxy stores nothing when a single source has nothing there (a band merge stores its blank image). */
   private onlyBlank(images: SourceImage[]): boolean {
-    return images.length === 1 && images[0].kind === 'blank';
+    return !this.opts.bandMerger && images.length === 1 && images[0].kind === 'blank';
   }
 
   /** Upstream bytes stored as they are when they already are the cache format. */
   private passthrough(img: SourceImage): Uint8Array | undefined {
-    if (img.kind !== 'encoded' || this.opts.sources[0].opacity !== undefined) return undefined;
+    if (img.kind !== 'encoded' || this.opts.sources[0].opacity !== undefined || this.opts.bandMerger) return undefined;
     // these need the pixels
     if (this.opts.linkSingleColor || this.opts.preStore) return undefined;
     const want = this.opts.format === 'jpg' ? 'jpeg' : this.opts.format;
@@ -597,8 +665,21 @@ export class TileManager {
     return img.bytes;
   }
 
-  /** Source images bottom to top, with opacity, over the background. */
+  /** Source images bottom to top, with opacity, over the background; or band by band with a band merger. */
   private async merge(images: SourceImage[], size: [number, number]): Promise<Raster> {
+    const bands = this.opts.bandMerger;
+    if (bands) {
+      // as MapProxy's BandMerger: no opacity, and any source without data makes the whole image blank
+      const rasters = await Promise.all(images.map((img) => (img.kind === 'blank' ? null : toRaster(img))));
+      let merged: Raster | null;
+      try {
+        merged = bands.merge(rasters, size);
+      } catch (e) {
+        throw new SourceError((e as Error).message);
+      }
+      // MapProxy's BlankImageSource: the background, white unless set, transparent unless the cache is opaque
+      return merged ?? createRaster(size[0], size[1], this.opts.bgcolor ?? [255, 255, 255, 0]);
+    }
     let out: Raster | undefined = this.opts.bgcolor ? createRaster(size[0], size[1], this.opts.bgcolor) : undefined;
     for (const [i, img] of images.entries()) {
       if (img.kind === 'blank') continue;
@@ -622,6 +703,15 @@ export class TileManager {
     })();
     return this.blankTile;
   }
+}
+
+/** A new tile, encoded and waiting to be stored. */
+interface PreparedTile {
+  coord: TileCoord;
+  bytes: Uint8Array;
+  cacheable: boolean;
+  /** its colour when uniform and link_single_color_images stores it linked */
+  color?: number[];
 }
 
 interface Job {

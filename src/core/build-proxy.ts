@@ -31,6 +31,7 @@ import { cacheImageOptions, resolveImageOptions, type ImageOptions } from '../im
 import { canEncode, encodeWithOptions } from '../image/encode.ts';
 import type { ResamplingMethod } from '../image/resample.ts';
 import { parseColor } from '../image/parse-color.ts';
+import { bandMergerFromConfig, type BandMergeConfig } from '../image/band-merge.ts';
 import type { Raster } from '../image/raster.ts';
 import { refreshBefore, watermark } from '../cache/cache-options.ts';
 import { Semaphore } from '../util/semaphore.ts';
@@ -338,7 +339,8 @@ class Builder {
     if (this.conf.caches?.[name]) {
       const out = { info: [] as InfoSource[], legend: [] as LegendSource[] };
       const c = this.conf.caches[name] as Dict;
-      for (const [j, r] of ((c.sources ?? []) as string[]).entries()) {
+      // a band merge (sources as a mapping) has none: MapProxy looks its band names up as sources
+      for (const [j, r] of (Array.isArray(c.sources) ? (c.sources as string[]) : []).entries()) {
         const sub = this.infoAndLegend(r, `caches.${name}.sources[${j}]`);
         out.info.push(...sub.info);
         out.legend.push(...sub.legend);
@@ -524,7 +526,11 @@ class Builder {
     const baseDir = c.cache_dir ? this.abspath(c.cache_dir) : this.cacheBaseDir();
     const metaSize = g('meta_size') as [number, number];
     const metaBuffer = Number(g('meta_buffer') ?? 0);
-    const sourceRefs = ((c.sources ?? []) as string[]).filter((ref) => !this.mapDisabled(ref));
+    // sources as a mapping of bands (r, g, b, a, l): a band merge over the sources it names
+    const bands: BandMergeConfig | undefined =
+      c.sources && typeof c.sources === 'object' && !Array.isArray(c.sources) ? bandMergerFromConfig(c.sources as Dict, `${p}.sources`, fail) : undefined;
+    const sourceRefs = bands ? bands.sourceNames : ((c.sources ?? []) as string[]).filter((ref) => !this.mapDisabled(ref));
+    const sourcePath = (j: number) => (bands ? bands.sourcePaths[j] : `${p}.sources[${j}]`);
     const managers = new Map<string, TileManager>();
     const locker = this.locker(tileLockDir(this.config, c), Number(this.globals.http?.client_timeout ?? 60));
     const swr = staleWindow(c.stale_while_revalidate, `${p}.stale_while_revalidate`, fail);
@@ -538,7 +544,7 @@ class Builder {
       if (backendConf.directory) dir = this.abspath(backendConf.directory);
       else if (backendConf.use_grid_names) dir = path.join(baseDir, name, grid.name ?? gname);
       else dir = path.join(baseDir, `${name}_${gridSrsConf(this.conf, gname, grid).replace(/:/g, '')}`);
-      const sources = sourceRefs.map((s, j) => this.cacheSource(s, `${p}.sources[${j}]`));
+      const sources = sourceRefs.map((s, j) => this.cacheSource(s, sourcePath(j)));
       const metaCapable = sources.filter((s) => s.supportsMetaTiles).length;
       const wantsMeta = metaBuffer > 0 || metaSize[0] !== 1 || metaSize[1] !== 1;
       if (wantsMeta && metaCapable > 0 && metaCapable < sources.length) {
@@ -567,6 +573,8 @@ class Builder {
           metaSize: [Number(metaSize[0]), Number(metaSize[1])],
           metaBuffer,
           minimizeMetaRequests: g('minimize_meta_requests') === true,
+          bulkMetaTiles: g('bulk_meta_tiles') === true,
+          bandMerger: bands?.merger,
           concurrentTileCreators: Number(g('concurrent_tile_creators') ?? 2),
           locker,
           queue: this.renderQueue,
@@ -669,14 +677,7 @@ class Builder {
       if (caches.length > 1) return [];
     }
     const out: TileLayer[] = [];
-    let dimensions: Map<string, Dimension> | undefined;
-    if (l.dimensions) {
-      try {
-        dimensions = parseDimensions(l.dimensions as Dict);
-      } catch (e) {
-        fail(`${p}.dimensions`, (e as Error).message);
-      }
-    }
+    const dimensions = l.dimensions ? this.layerDimensions(l, p) : undefined;
     // info-only wms sources (map: false) of the layer answer WMTS GetFeatureInfo next to the caches' own
     const fiOnly = ((l.sources ?? []) as string[]).filter((ref) => this.mapDisabled(ref));
     const legendUrls = { rest: strOr(l.wmts_rest_legendurl, l.legendurl), kvp: strOr(l.wmts_kvp_legendurl, l.legendurl) };
@@ -706,6 +707,15 @@ class Builder {
       }
     }
     return out;
+  }
+
+  /** A layer's `dimensions:` (shared by its WMS layer and its tile layers); a bad value fails the config at `p.dimensions`. */
+  private layerDimensions(l: Dict, p: string): Map<string, Dimension> {
+    try {
+      return parseDimensions(l.dimensions as Dict);
+    } catch (e) {
+      fail(`${p}.dimensions`, (e as Error).message);
+    }
   }
 
   /** The `layers:` tree as WMS layers (list form, or MapProxy's older name -> layer mapping). */
@@ -746,6 +756,7 @@ class Builder {
         legendSources,
         legendUrl: typeof l.legendurl === 'string' ? l.legendurl : undefined,
         resRange: this.resRange(l),
+        dimensions: l.dimensions ? this.layerDimensions(l, p) : undefined,
         children: ((l.layers ?? []) as Dict[]).map((c, i) => build(c, `${p}.layers[${i}]`)),
       };
     };

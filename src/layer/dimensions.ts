@@ -39,17 +39,36 @@ export function parseDimensions(conf: Record<string, { values?: unknown[]; defau
 }
 
 /**
- * The values a tile request selects: each dimension of the layer gets the
+ * The values a request selects: each dimension of the layer gets the
  * requested value (case-insensitive name), or its default when absent or
- * 'default'. A value not in the list is an InvalidParameterValue.
+ * 'default'. A value not in the list is a RequestError with MapProxy's tile
+ * service message and `code` (InvalidParameterValue there; the WMS passes
+ * the OGC WMS code InvalidDimensionValue).
  */
-export function checkedDimensions(dims: Dimensions, requested: ReadonlyMap<string, string>): Record<string, string> {
+export function checkedDimensions(dims: Dimensions, requested: ReadonlyMap<string, string>, code = 'InvalidParameterValue'): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, d] of dims) {
     const v = requested.get(name);
     if (v === undefined || v === '' || v === 'default') out[name] = d.default;
     else if (d.values.includes(v)) out[name] = v;
-    else throw new RequestError(`invalid dimension value (${name}=${v}).`, 400, 'InvalidParameterValue');
+    else throw new RequestError(`invalid dimension value (${name}=${v}).`, 400, code);
+  }
+  return out;
+}
+
+/**
+ * The values a WMS request gives for a layer's dimensions, by lower-case
+ * dimension name: the parameter of the dimension's own name (TIME, ELEVATION,
+ * DIM_LEVEL), or for other names (a dimension configured as `level`) the
+ * DIM_ form WMS 1.3.0 Annex C prescribes for sample dimensions. `get` reads
+ * a lower-case parameter name.
+ */
+export function wmsRequestedDimensions(dims: Dimensions, get: (name: string) => string | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const name of dims.keys()) {
+    let v = get(name);
+    if (v === undefined && name !== 'time' && name !== 'elevation' && !name.startsWith('dim_')) v = get(`dim_${name}`);
+    if (v !== undefined) out.set(name, v);
   }
   return out;
 }

@@ -6,6 +6,7 @@
 import { isSameSrs, getSrs, type Srs } from '../srs/srs.ts';
 import type { Bbox } from '../srs/types.ts';
 import { resRangeContains, type MapExtent, type MapQuery, type ResRange, type Source } from '../source/source.ts';
+import type { Dimensions } from './dimensions.ts';
 
 /** One feature info source of a layer (a wms source with featureinfo: true). */
 export interface InfoSource {
@@ -43,6 +44,8 @@ export interface WmsLayer {
   /** static legendurl of the layer, overriding source legends */
   legendUrl?: string;
   resRange?: ResRange;
+  /** `dimensions:` of the layer (TIME, ELEVATION, dim_*): checked, defaulted and passed to its own sources */
+  dimensions?: Dimensions;
   children: WmsLayer[];
 }
 
@@ -56,6 +59,17 @@ export function renderSources(layer: WmsLayer, q: MapQuery): Source[] {
   if (!rendersQuery(layer, q)) return [];
   if (layer.mapLayers.length || !layer.children.length) return layer.mapLayers;
   return layer.children.flatMap((c) => renderSources(c, q));
+}
+
+/**
+ * renderSources grouped by the layer whose own sources they are, so each
+ * layer's dimension values go to its sources only (children of a group keep
+ * their own dimensions).
+ */
+export function renderLayerSources(layer: WmsLayer, q: MapQuery): { layer: WmsLayer; sources: Source[] }[] {
+  if (!rendersQuery(layer, q)) return [];
+  if (layer.mapLayers.length || !layer.children.length) return layer.mapLayers.length ? [{ layer, sources: layer.mapLayers }] : [];
+  return layer.children.flatMap((c) => renderLayerSources(c, q));
 }
 
 /** Info sources for the query, as renderSources. */

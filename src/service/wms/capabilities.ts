@@ -303,7 +303,9 @@ function operation130(out: Lines, tag: string, formats: readonly string[], url: 
 
 /**
  * Differences to MapProxy's template, for schema validity: Dimension always carries the
- * required units attribute (empty if unknown), DataURL/FeatureListURL carry no type.
+ * required units attribute (empty if unknown, as WMS 1.3.0 C.2 says for unitless
+ * dimensions; time dimensions are written byte for byte as MapProxy's), DataURL/FeatureListURL
+ * carry no type.
  */
 function layer130(out: Lines, d: number, l: WmsCapLayer, ctx: Ctx, root: boolean): void {
   const md = l.md ?? {};
@@ -330,7 +332,7 @@ function layer130(out: Lines, d: number, l: WmsCapLayer, ctx: Ctx, root: boolean
   for (const dim of l.dimensions ?? []) {
     out.add(
       d + 1,
-      `<Dimension name="${esc(dim.name)}" default="${esc(dim.default)}" nearestValue="0" units="${esc(dimensionUnits(dim))}">${esc(dim.values.join(','))}</Dimension>`,
+      `<Dimension name="${esc(dim.name)}" default="${esc(dim.default)}" nearestValue="0" units="${esc(dimensionUnits(dim))}" >${esc(dim.values.join(','))}</Dimension>`,
     );
   }
   if (md.attribution && typeof md.attribution === 'object') {

@@ -38,11 +38,6 @@ export class WmsParams {
   has(name: string): boolean {
     return this.map.has(name);
   }
-
-  /** Every (lower-cased name, first value) pair, for forwarding dimensions. */
-  entries(): [string, string][] {
-    return [...this.map].map(([k, v]) => [k, v[0]]);
-  }
 }
 
 /** A parsed and version-negotiated WMS request (before checks against the service). */

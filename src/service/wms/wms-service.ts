@@ -16,9 +16,10 @@ import type { ImageOptions } from '../../image/image-options.ts';
 import { createRaster, fillRect, isOpaque as rasterIsOpaque, type Raster, type Rgba } from '../../image/raster.ts';
 import { drawText, measureText, wrapText, GLYPH_HEIGHT } from '../../image/font.ts';
 import { pasteRaster } from '../../image/resample.ts';
-import { bboxPositionInImage } from '../../source/wms.ts';
+import { bboxPositionInImage, WmsSource } from '../../source/wms.ts';
 import type { MapExtent, MapQuery, Source, SourceImage } from '../../source/source.ts';
-import { infoSources, isOpaque, layerExtent, namedLayers, renderSources, rendersQuery, type WmsLayer } from '../../layer/wms-layer.ts';
+import { infoSources, isOpaque, layerExtent, namedLayers, renderLayerSources, rendersQuery, type WmsLayer } from '../../layer/wms-layer.ts';
+import { checkedDimensions, wmsRequestedDimensions } from '../../layer/dimensions.ts';
 import { baseUrl, NO_CACHE_HEADERS } from '../../server/http.ts';
 import { wmsCapabilities, wmsCapabilitiesMime, type WmsCapLayer } from './capabilities.ts';
 import { tiledImage, wmscTileSets } from './wmsc.ts';
@@ -28,7 +29,7 @@ import { wmsExceptionXml } from './exceptions.ts';
 import { infoMimeFor, infoTypeOf, mergeFeatureInfo, type InfoType } from './featureinfo.ts';
 import { concatLegends } from './legend.ts';
 import { legendSize } from '../../source/wms-legend.ts';
-import { parseMapParams, parseWmsRequest, type MapParams, type WmsRequest, type WmsVersion } from './request.ts';
+import { parseMapParams, parseWmsRequest, type MapParams, type WmsParams, type WmsRequest, type WmsVersion } from './request.ts';
 
 const log = getLogger('mapproxy.service.wms');
 
@@ -57,6 +58,12 @@ export interface WmsServiceOptions {
   tileLayers?: TileLayer[];
   /** services.wms.inspire_md as configured (INSPIRE extended capabilities in 1.3.0) */
   inspireMd?: Record<string, any>;
+}
+
+/** One source of a GetMap with the query it is asked (its layer's dimension values in it). */
+interface SourceQuery {
+  source: Source;
+  query: MapQuery;
 }
 
 /** Exception answer style chosen by EXCEPTIONS. */
@@ -180,7 +187,10 @@ export class WmsService {
     const srs = this.checkSrs(wreq, mp.srs);
     const bbox = this.requestBbox(wreq, mp.bbox, srs);
     const size: [number, number] = [mp.width, mp.height];
-    let query: MapQuery = { bbox, size, srs, format: mime.split('/')[1] ?? 'png', dimensions: this.dimensions(wreq) };
+    // dimension values are checked for every requested layer, whether it renders at this scale or not
+    const dims = new Map<WmsLayer, Record<string, string> | undefined>();
+    for (const l of layers) layerDimensions(l, wreq.params, dims);
+    let query: MapQuery = { bbox, size, srs, format: mime.split('/')[1] ?? 'png' };
     const full = query;
     let offset: [number, number] | undefined;
     const limit = this.srsExtent(srs);
@@ -190,19 +200,22 @@ export class WmsService {
       query = { ...query, bbox: pos.bbox, size: pos.size };
       offset = pos.offset;
     }
-    let sources: Source[] = [];
+    let sources: SourceQuery[] = [];
     for (const l of layers) {
       if (!rendersQuery(l, query)) continue;
       if (isOpaque(l, query)) sources = [];
-      sources.push(...renderSources(l, query));
+      for (const { layer, sources: own } of renderLayerSources(l, query)) {
+        const values = layerDimensions(layer, wreq.params, dims);
+        for (const s of own) sources.push({ source: s, query: sourceQuery(s, query, values, wreq.params) });
+      }
     }
     let settled: PromiseSettledResult<SourceImage>[] | undefined;
     if (mp.tiled) {
       // WMS-C: caches answer with the one tile the request matches (MapProxy's tiled_only)
-      const tiled = await Promise.allSettled(sources.map((s) => tiledImage(s, query)));
+      const tiled = await Promise.allSettled(sources.map((s) => tiledImage(s.source, s.query)));
       const only = tiled.length === 1 && tiled[0].status === 'fulfilled' ? tiled[0].value : undefined;
       // LayerMerger hands a single opaque (or transparent as asked) layer image on unchanged
-      if (only?.tile && !offset && (!sources[0].transparent || mp.transparent)) {
+      if (only?.tile && !offset && (!sources[0].source.transparent || mp.transparent)) {
         return tileResponse(req, only.tile, tileCacheControl(this.opts.maxTileAge), this.opts.corsOrigin);
       }
       settled = tiled.map((r) => (r.status === 'fulfilled' ? { status: 'fulfilled', value: r.value.image } : r));
@@ -216,18 +229,6 @@ export class WmsService {
     // tiled requests are tiles: MapProxy draws no attribution into them
     if (this.opts.attribution && !mp.tiled) drawAttribution(out, this.opts.attribution);
     return this.encodeResponse(out, mp, mime, imgOpts, cacheable, { bbox, srs });
-  }
-
-  private dimensions(wreq: WmsRequest): Record<string, string> | undefined {
-    const out: Record<string, string> = {};
-    let any = false;
-    for (const [k, v] of wreq.params.entries()) {
-      if (k === 'time' || k === 'elevation' || k.startsWith('dim_')) {
-        out[k] = v;
-        any = true;
-      }
-    }
-    return any ? out : undefined;
   }
 
   /** bbox_srs with a fixed bbox limits GetMap to that extent. */
@@ -245,9 +246,10 @@ export class WmsService {
   /**
    * Renders sources and merges them bottom to top; on_source_errors decides what a failure does.
    * `settled` are the sources' answers when the caller already has them (tiled requests).
+   * `q` is the query all sources share apart from their dimension values (its size is the result's).
    */
-  private async render(sources: Source[], q: MapQuery, settled?: PromiseSettledResult<SourceImage>[]): Promise<{ raster: Raster; cacheable: boolean }> {
-    const results = settled ?? (await Promise.allSettled(sources.map((s) => s.getMap(q))));
+  private async render(sources: SourceQuery[], q: MapQuery, settled?: PromiseSettledResult<SourceImage>[]): Promise<{ raster: Raster; cacheable: boolean }> {
+    const results = settled ?? (await Promise.allSettled(sources.map((s) => s.source.getMap(s.query))));
     const errors: string[] = [];
     let out: Raster | undefined;
     let cacheable = true;
@@ -267,8 +269,8 @@ export class WmsService {
       if (!img.cacheable) cacheable = false;
       if (img.kind === 'blank') continue;
       let raster = img.kind === 'raster' ? img.raster : await decodeSourceImage(img.bytes);
-      if (raster.width !== q.size[0] || raster.height !== q.size[1]) throw new SourceError(`source '${sources[i].name}' answered ${raster.width}x${raster.height}, expected ${q.size[0]}x${q.size[1]}`);
-      const opacity = sources[i].opacity;
+      if (raster.width !== q.size[0] || raster.height !== q.size[1]) throw new SourceError(`source '${sources[i].source.name}' answered ${raster.width}x${raster.height}, expected ${q.size[0]}x${q.size[1]}`);
+      const opacity = sources[i].source.opacity;
       if (opacity !== undefined && opacity < 1) raster = applyOpacity(raster, opacity);
       out = out ? compositeOver(out, raster) : raster;
     }
@@ -378,6 +380,8 @@ export class WmsService {
       maxRes: l.resRange?.maxRes,
       legend,
       md: l.md as Record<string, any>,
+      // listed where they apply: on layers that render their own sources (MapProxy names them by the lower-case key)
+      dimensions: l.dimensions?.size && (l.mapLayers.length || !l.children.length) ? [...l.dimensions].map(([name, d]) => ({ name, default: d.default, values: [...d.values] })) : undefined,
       layers: l.children.map((c) => this.capLayer(c, url, legendSizes)),
     };
   }
@@ -439,6 +443,36 @@ export class WmsService {
     const bytes = await encodeWithOptions(concatLegends(images), { ...opts, transparent: true }, { paletted: this.opts.paletted });
     return new Response(bytes as BodyInit, { headers: { 'Content-Type': mime } });
   }
+}
+
+/**
+ * A layer's dimension values for this request (remembered in `seen`): the
+ * requested ones checked against the configured values, defaults where absent
+ * (InvalidDimensionValue for a value not offered); undefined without dimensions.
+ */
+function layerDimensions(l: WmsLayer, params: WmsParams, seen: Map<WmsLayer, Record<string, string> | undefined>): Record<string, string> | undefined {
+  if (seen.has(l)) return seen.get(l);
+  const dims = l.dimensions?.size ? checkedDimensions(l.dimensions, wmsRequestedDimensions(l.dimensions, (n) => params.get(n)), 'InvalidDimensionValue') : undefined;
+  seen.set(l, dims);
+  return dims;
+}
+
+/**
+ * The query one source is asked. Caches (and use_direct_from_level layers) get
+ * their layer's dimension values only: those pick the cache sub-directory, and
+ * a layer without dimensions reads the cache itself, whatever TIME says. WMS
+ * sources also get every request parameter named in their forward_req_params,
+ * as sent (repeated ones joined with ','), as MapProxy's
+ * update_query_with_fwd_params; the layer's checked values replace the raw ones.
+ */
+function sourceQuery(s: Source, q: MapQuery, dims: Record<string, string> | undefined, params: WmsParams): MapQuery {
+  let values = dims;
+  if (s instanceof WmsSource && s.opts.forwardParams?.size) {
+    const fwd: Record<string, string> = {};
+    for (const name of s.opts.forwardParams) if (params.has(name)) fwd[name] = params.getAll(name).join(',');
+    values = { ...fwd, ...dims };
+  }
+  return values && Object.keys(values).length ? { ...q, dimensions: values } : q;
 }
 
 function legendSourcesOf(l: WmsLayer): WmsLayer['legendSources'] {

@@ -350,8 +350,8 @@ describe('WMS capabilities: content', () => {
   it('dimensions: 1.3.0 Dimension with values, 1.1.x Dimension + Extent, none in 1.0.0', () => {
     const xml = wmsCapabilities(input('1.3.0'));
     const r = layerXml(xml, 'roads');
-    assert.ok(r.includes('<Dimension name="time" default="2020-03-01T00:00:00Z" nearestValue="0" units="ISO8601">2020-01-01T00:00:00Z,2020-02-01T00:00:00Z,2020-03-01T00:00:00Z</Dimension>'));
-    assert.ok(r.includes('<Dimension name="elevation" default="0" nearestValue="0" units="EPSG:5030">0,500,1000</Dimension>'));
+    assert.ok(r.includes('<Dimension name="time" default="2020-03-01T00:00:00Z" nearestValue="0" units="ISO8601" >2020-01-01T00:00:00Z,2020-02-01T00:00:00Z,2020-03-01T00:00:00Z</Dimension>'));
+    assert.ok(r.includes('<Dimension name="elevation" default="0" nearestValue="0" units="EPSG:5030" >0,500,1000</Dimension>'));
     const r111 = layerXml(wmsCapabilities(input('1.1.1')), 'roads');
     assert.ok(r111.includes('<Dimension name="time" units="ISO8601" />'));
     assert.ok(r111.includes('<Extent name="time" default="2020-03-01T00:00:00Z" nearestValue="0">2020-01-01T00:00:00Z,2020-02-01T00:00:00Z,2020-03-01T00:00:00Z</Extent>'));
