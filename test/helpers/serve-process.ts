@@ -23,8 +23,8 @@ export interface ServeProcess {
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Run `mapproxy ARGS...` (e.g. ['serve', cfg, '-b', '127.0.0.1:0']) and wait until it listens; throws with the log when it does not. */
-export async function startServe(args: string[], cwd: string, bootMs = 15_000): Promise<ServeProcess> {
+/** Start `mapproxy ARGS...` in its own process group, without waiting for it. */
+export function spawnServe(args: string[], cwd: string): ServeProcess {
   const child = spawn(process.execPath, [cli, ...args], { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
   child.stdout!.on('data', (d) => (text += d));
@@ -41,12 +41,18 @@ export async function startServe(args: string[], cwd: string, bootMs = 15_000): 
       return re.test(text.slice(from));
     },
   };
+  return s;
+}
+
+/** Run `mapproxy ARGS...` (e.g. ['serve', cfg, '-b', '127.0.0.1:0']) and wait until it listens; throws with the log when it does not. */
+export async function startServe(args: string[], cwd: string, bootMs = 15_000): Promise<ServeProcess> {
+  const s = spawnServe(args, cwd);
   const listening = /listening at http:\/\/127\.0\.0\.1:(\d+)/;
   if (!(await s.waitForLog(listening, bootMs))) {
     killGroup(s.pid);
-    throw new Error(`mapproxy ${args[0]} did not start:\n${text}`);
+    throw new Error(`mapproxy ${args[0]} did not start:\n${s.log()}`);
   }
-  s.url = `http://127.0.0.1:${listening.exec(text)![1]}`;
+  s.url = `http://127.0.0.1:${listening.exec(s.log())![1]}`;
   return s;
 }
 

@@ -4,7 +4,8 @@
  * upstream for slow requests. Every process started here is stopped by pid.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
+import { killGroup, sleep, spawnServe, type ServeProcess } from '../helpers/serve-process.ts';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -69,46 +70,10 @@ globals:
 }
 
 /** A running `mapproxy serve` and what it logged. */
-interface Served {
-  child: ChildProcess;
-  pid: number;
-  url: string;
-  log: () => string;
-  exited: Promise<number | null>;
-  waitForLog(re: RegExp, ms: number, from?: number): Promise<boolean>;
-}
+type Served = ServeProcess;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Start the CLI in its own process group (so after() can stop the whole tree by pid). */
-function startServe(args: string[], cwd: string): Served {
-  const child = spawn(process.execPath, [cli, 'serve', ...args], { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  let text = '';
-  child.stdout!.on('data', (d) => (text += d));
-  child.stderr!.on('data', (d) => (text += d));
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  const s: Served = {
-    child,
-    pid: child.pid!,
-    url: '',
-    log: () => text,
-    exited,
-    async waitForLog(re, ms, from = 0) {
-      for (const end = Date.now() + ms; Date.now() < end; await sleep(25)) if (re.test(text.slice(from))) return true;
-      return re.test(text.slice(from));
-    },
-  };
-  return s;
-}
-
-/** Stop a process tree we started: SIGKILL to its process group. */
-function killGroup(pid: number): void {
-  try {
-    process.kill(-pid, 'SIGKILL');
-  } catch {
-    /* already gone */
-  }
-}
+/** Start `mapproxy serve ARGS` in its own process group (so after() can stop the whole tree by pid). */
+const startServe = (args: string[], cwd: string): Served => spawnServe(['serve', ...args], cwd);
 
 async function get(url: string, init: RequestInit & { unix?: string } = {}): Promise<{ status: number; worker: string | null; body: Uint8Array; headers: Headers }> {
   const r = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) } as RequestInit);
