@@ -12,6 +12,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { SelfCommand } from '../runtime/self-command.ts';
+import { SEED_ALLOCATOR_ENV } from '../seed/seed-processes.ts';
 import { clearInterval, clearTimeout, setInterval, setTimeout } from 'node:timers';
 import type { Proxy } from '../core/build-proxy.ts';
 import { getLogger } from '../log/logger.ts';
@@ -247,7 +248,7 @@ export class JobRunner {
     const iso = this.opts.isolate!;
     const child = spawn(iso.command.cmd, [...iso.command.args, 'job-run', '--config', iso.config, '--jobs-dir', ctx.jobsDir, '--id', job.id], {
       stdio: ['ignore', 'inherit', 'inherit'],
-      env: { ...process.env, [JOB_PARENT_ENV]: String(process.pid), ...(iso.log ? { [JOB_LOG_ENV]: JSON.stringify(iso.log) } : {}) },
+      env: { ...process.env, ...SEED_ALLOCATOR_ENV, [JOB_PARENT_ENV]: String(process.pid), ...(iso.log ? { [JOB_LOG_ENV]: JSON.stringify(iso.log) } : {}) },
     });
     if (child.pid !== undefined && iso.nice) {
       try {
