@@ -25,6 +25,7 @@ import { SeedOnlySource } from '../source/seed-only.ts';
 import { CacheMapLayer, ResolutionConditionalLayer } from '../layer/cache-layer.ts';
 import type { InfoSource, LegendSource, WmsLayer } from '../layer/wms-layer.ts';
 import { WmsInfoSource } from '../source/wms-info.ts';
+import { XsltInfoSource, XsltTransformer } from '../service/wms/featureinfo-xslt.ts';
 import { StaticLegendSource, WmsLegendSource } from '../source/wms-legend.ts';
 import { TileLocker } from '../cache/tile-lock.ts';
 import { cacheImageOptions, resolveImageOptions, type ImageOptions } from '../image/image-options.ts';
@@ -199,6 +200,15 @@ class Builder {
     return path.resolve(this.config.configDir, p);
   }
 
+  /** A featureinfo_xslt stylesheet (relative to the config file), or a config error at `p`. */
+  private xslt(file: string, outFormat: string | undefined, p: string): XsltTransformer {
+    try {
+      return new XsltTransformer(this.abspath(file), outFormat);
+    } catch (e) {
+      fail(p, (e as Error).message);
+    }
+  }
+
   private grid(name: string, p: string): TileGrid {
     const g = this.grids.get(name);
     if (!g) fail(p, `unknown grid '${name}'`);
@@ -361,6 +371,10 @@ class Builder {
           preferredSrc: this.preferredSrc(), infoFormat: typeof opts.featureinfo_format === 'string' ? opts.featureinfo_format : undefined,
           format: w.format, coverage: w.coverage, limiter: w.limiter,
         });
+        if (typeof opts.featureinfo_xslt === 'string') {
+          const out = opts.featureinfo_out_format ?? opts.featureinfo_format;
+          done.info = new XsltInfoSource(done.info, this.xslt(opts.featureinfo_xslt, typeof out === 'string' ? out : undefined, `${sp}.wms_opts.featureinfo_xslt`));
+        }
       }
       const cacheBaseDir = this.cacheBaseDir();
       if (typeof opts.legendurl === 'string') {
@@ -788,7 +802,15 @@ class Builder {
       imageFormats.set(f.includes('/') ? f : mime, resolveImageOptions(this.globals.image, undefined, f, `${p}.image_formats[${i}]`));
     }
     if (!imageFormats.size) fail(`${p}.image_formats`, 'no supported image format (png, jpeg, gif, tiff, GeoTIFF, vnd.jpeg-png)');
-    const infoTypes = ((conf.featureinfo_types ?? ['text', 'html', 'xml']) as string[]).map((t, i) => {
+    const infoTransformers = new Map<InfoType, XsltTransformer>();
+    for (const [t, file] of Object.entries((conf.featureinfo_xslt ?? {}) as Dict)) {
+      // MapProxy looks the requested type up by name: other keys are never used
+      if (!['text', 'html', 'xml', 'json'].includes(t)) this.unsupported.push(`${p}.featureinfo_xslt.${t}: not an info type (text, html, xml, json), never applied`);
+      else infoTransformers.set(t as InfoType, this.xslt(String(file), undefined, `${p}.featureinfo_xslt.${t}`));
+    }
+    // without featureinfo_types MapProxy offers the types that have a stylesheet
+    const defaultInfoTypes = infoTransformers.size ? [...infoTransformers.keys()] : ['text', 'html', 'xml'];
+    const infoTypes = ((conf.featureinfo_types ?? defaultInfoTypes) as string[]).map((t, i) => {
       if (!['text', 'html', 'xml', 'json'].includes(t)) fail(`${p}.featureinfo_types[${i}]`, `unknown feature info type '${t}' (text, html, xml, json)`);
       return t as InfoType;
     });
@@ -807,6 +829,7 @@ class Builder {
       srsExtents,
       imageFormats,
       infoTypes,
+      infoTransformers: infoTransformers.size ? infoTransformers : undefined,
       versions,
       maxOutputPixels: Number(maxOutputPixels),
       onSourceErrors,

@@ -27,6 +27,7 @@ import type { TileLayer } from '../../layer/tile-layer.ts';
 import { tileCacheControl, tileResponse } from '../tile-response.ts';
 import { wmsExceptionXml } from './exceptions.ts';
 import { infoMimeFor, infoTypeOf, mergeFeatureInfo, type InfoType } from './featureinfo.ts';
+import { featureInfoBody, type XsltTransformer } from './featureinfo-xslt.ts';
 import { concatLegends } from './legend.ts';
 import { legendSize } from '../../source/wms-legend.ts';
 import { parseMapParams, parseWmsRequest, type MapParams, type WmsParams, type WmsRequest, type WmsVersion } from './request.ts';
@@ -45,6 +46,8 @@ export interface WmsServiceOptions {
   /** offered formats: mime -> image options for encoding */
   imageFormats: Map<string, ImageOptions>;
   infoTypes: InfoType[];
+  /** services.wms.featureinfo_xslt: info type -> stylesheet for the merged document */
+  infoTransformers?: Map<InfoType, XsltTransformer>;
   versions: WmsVersion[];
   maxOutputPixels?: number;
   onSourceErrors: 'notify' | 'raise';
@@ -418,7 +421,7 @@ export class WmsService {
         docs.push({ body: new TextDecoder().decode(r.body), mime: r.mime });
       }
     }
-    const body = mergeFeatureInfo(docs, type);
+    const body = await featureInfoBody(docs, type, this.opts.infoTransformers);
     const mime = infoMimeFor(type, wreq.version);
     return new Response(body, { headers: { 'Content-Type': `${mime}; charset=utf-8` } });
   }
