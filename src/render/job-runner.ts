@@ -67,6 +67,8 @@ export const JOB_LOG_ENV = 'MAPPROXY_JOB_LOG';
 
 /** Seconds a job process gets to store its progress after SIGTERM before it is killed. */
 const CHILD_STOP_MS = 30_000;
+/** A job whose process dies this many times in a row (crash, config error, out of memory) fails instead of being started again. */
+const MAX_JOB_PROCESS_CRASHES = 3;
 
 /** Environment variable telling a job process the pid of its runner (it stops when that one is gone). */
 export const JOB_PARENT_ENV = 'MAPPROXY_JOB_RUNNER_PID';
@@ -199,6 +201,8 @@ export class JobRunner {
   private ticking = false;
   private unlisten: (() => void) | undefined;
   private fullWarned = false;
+  /** job id -> deaths of its process in a row */
+  private readonly crashes = new Map<string, number>();
 
   constructor(private readonly opts: JobRunnerOptions) {}
 
@@ -244,7 +248,7 @@ export class JobRunner {
   }
 
   /** The job in its own process; `stop` sends it SIGTERM (it pauses and stores its progress). */
-  private spawnJob(job: Job, ctx: RunnerContext, stop: StopSignal): { done: Promise<void>; child: ChildProcess } {
+  private spawnJob(job: Job, ctx: RunnerContext, store: JobStore, stop: StopSignal): { done: Promise<void>; child: ChildProcess } {
     const iso = this.opts.isolate!;
     const child = spawn(iso.command.cmd, [...iso.command.args, 'job-run', '--config', iso.config, '--jobs-dir', ctx.jobsDir, '--id', job.id], {
       stdio: ['ignore', 'inherit', 'inherit'],
@@ -269,6 +273,8 @@ export class JobRunner {
         clearInterval(poll);
         if (killer) clearTimeout(killer);
         if (why) log.warn(`job ${job.id}: its process ${why}`);
+        if (why && !stop.stopped) this.crashed(job.id, store, why);
+        else this.crashes.delete(job.id);
         resolve();
       };
       child.once('error', (e) => end(`could not start: ${e.message}`));
@@ -276,6 +282,16 @@ export class JobRunner {
     });
     log.info(`job ${job.id} runs in process ${child.pid}${iso.nice ? ` (nice +${iso.nice})` : ''}`);
     return { done, child };
+  }
+
+  /** A job process died without ending its job: started again (resuming), unless that keeps happening. */
+  private crashed(id: string, store: JobStore, why: string): void {
+    const n = (this.crashes.get(id) ?? 0) + 1;
+    this.crashes.set(id, n);
+    if (n < MAX_JOB_PROCESS_CRASHES) return;
+    this.crashes.delete(id);
+    const job = store.read(id);
+    if (job && isActive(job.state)) this.finish(store, job, 'failed', `its process ${why}, ${n} times in a row`);
   }
 
   private tick(): void {
@@ -322,7 +338,7 @@ export class JobRunner {
     const next = jobs.find((j) => j.state === 'running' && this.orphaned(j)) ?? jobs.find((j) => j.state === 'queued');
     if (!next) return;
     const stop = new StopSignal();
-    const spawned = this.opts.isolate ? this.spawnJob(next, ctx, stop) : undefined;
+    const spawned = this.opts.isolate ? this.spawnJob(next, ctx, store, stop) : undefined;
     const done = (spawned ? spawned.done : this.runJob(next, ctx, store, stop))
       .catch((e) => log.error(`job ${next.id}: ${(e as Error).stack ?? e}`))
       .finally(() => {

@@ -114,6 +114,25 @@ describe('seeding API in server processes', () => {
     }
   });
 
+  it('serve: a job whose process keeps dying (config broken since the start) fails after 3 attempts instead of respawning forever', async () => {
+    const dir = makeCase({ 'mapproxy.yaml': adminYaml(up) });
+    try {
+      const s = run(['serve', 'mapproxy.yaml', '-w', '1', '-b', '127.0.0.1:0'], dir);
+      const url = `http://127.0.0.1:${(await s.waitFor(/listening at http:\/\/127\.0\.0\.1:(\d+) with/, 30_000))[1]}`;
+      // the serving worker keeps its config; every job process loads the broken file
+      fs.writeFileSync(path.join(dir, 'mapproxy.yaml'), 'caches: [broken\n');
+      const r = await api(url, 'POST', '/admin/seed', { body: { cache: 'c', levels: '0-1' } });
+      assert.equal(r.status, 201, JSON.stringify(r.json));
+      const job = await waitJob(url, r.json.id, ['failed', 'done'], 20_000);
+      assert.equal(job.state, 'failed', JSON.stringify(job));
+      assert.match(job.error, /exited with 2, 3 times in a row/);
+      assert.equal((s.output().match(/runs in process/g) ?? []).length, 3);
+      await stop(s);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('--admin-bind: the API only on its own address, where no token is needed', async () => {
     const dir = makeCase({ 'mapproxy.yaml': adminYaml(up, '    max_jobs: 4') });
     try {
