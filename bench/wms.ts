@@ -31,7 +31,8 @@
  * Environment: BENCH_SECONDS (6) per wrk run, BENCH_CONNECTIONS (8),
  * BENCH_WRK_THREADS (2), BENCH_MP_THREADS (8), BENCH_BBOXES (50),
  * BENCH_META_BUFFER (80, MapProxy's default), BENCH_MISS_LEVELS (9-10),
- * BENCH_MISS_CONCURRENCY (8), BENCH_ONLY (getmap,miss,sizes),
+ * BENCH_MISS_CONCURRENCY (8), BENCH_ONLY (getmap,miss,sizes), BENCH_WORKERS (1:
+ * serve-develop against gunicorn -w 1; N: serve -w N against gunicorn -w N),
  * BENCH_CELLS (substring filter on cell names, e.g. "1024x768"),
  * BENCH_BUN_FLAGS (extra bun flags for our server, e.g. "--smol"; --cpu-prof gives
  * nothing here, bun writes the profile only on a clean exit and the server is
@@ -58,6 +59,8 @@ const SECONDS = Number(env.BENCH_SECONDS ?? 6);
 const CONNECTIONS = Number(env.BENCH_CONNECTIONS ?? 8);
 const WRK_THREADS = Number(env.BENCH_WRK_THREADS ?? 2);
 const MP_THREADS = Number(env.BENCH_MP_THREADS ?? 8);
+/** Worker processes on both sides: 1 = serve-develop against gunicorn -w 1; N = serve -w N against gunicorn -w N. */
+const WORKERS = Math.max(1, Number(env.BENCH_WORKERS ?? 1));
 const NBBOX = Number(env.BENCH_BBOXES ?? 50);
 const META_BUFFER = Number(env.BENCH_META_BUFFER ?? 80);
 const [MISS_FROM, MISS_TO] = (env.BENCH_MISS_LEVELS ?? '9-10').split('-').map(Number);
@@ -155,7 +158,7 @@ async function startOurs(yaml: string, sub: string): Promise<Server> {
   fs.mkdirSync(d, { recursive: true });
   fs.writeFileSync(path.join(d, 'mapproxy.yaml'), yaml);
   const port = await freePort();
-  const args = ['serve-develop', 'mapproxy.yaml', '-b', `127.0.0.1:${port}`];
+  const args = WORKERS > 1 ? ['serve', 'mapproxy.yaml', '-b', `127.0.0.1:${port}`, '-w', String(WORKERS)] : ['serve-develop', 'mapproxy.yaml', '-b', `127.0.0.1:${port}`];
   const child = useDist
     ? startProcess('mapproxy-ts', ourBin, args, { cwd: d, log: path.join(d, 'server.log') })
     : startProcess('mapproxy-ts', bun, [...BUN_FLAGS, path.join(root, 'cli', 'main.ts'), ...args], { cwd: d, log: path.join(d, 'server.log') });
@@ -171,7 +174,7 @@ async function startMapProxy(yaml: string, sub: string): Promise<Server> {
   fs.writeFileSync(conf, yaml);
   fs.writeFileSync(path.join(d, 'app.py'), `from mapproxy.wsgiapp import make_wsgi_app\napplication = make_wsgi_app(${JSON.stringify(conf)})\n`);
   const port = await freePort();
-  const child = startProcess('gunicorn', 'gunicorn', ['-w', '1', '--threads', String(MP_THREADS), '-b', `127.0.0.1:${port}`, '--timeout', '120', '--chdir', d, 'app:application'], {
+  const child = startProcess('gunicorn', 'gunicorn', ['-w', String(WORKERS), '--threads', String(MP_THREADS), '-b', `127.0.0.1:${port}`, '--timeout', '120', '--chdir', d, 'app:application'], {
     cwd: d,
     log: path.join(d, 'server.log'),
   });
@@ -325,7 +328,7 @@ const yaml = yamlFor(`${upBase}/wms`);
 fs.writeFileSync(path.join(dir, 'mapproxy.yaml'), yaml);
 
 console.log(`bench: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), load average ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}`);
-console.log(`bench: ours = ${useDist ? 'dist/mapproxy' : `bun ${[...BUN_FLAGS, 'cli/main.ts'].join(' ')}`} serve-develop (1 process); MapProxy = gunicorn -w 1 --threads ${MP_THREADS} (gthread) + make_wsgi_app`);
+console.log(`bench: ours = ${useDist ? 'dist/mapproxy' : `bun ${[...BUN_FLAGS, 'cli/main.ts'].join(' ')}`} ${WORKERS > 1 ? `serve -w ${WORKERS}` : 'serve-develop (1 process)'}; MapProxy = gunicorn -w ${WORKERS} --threads ${MP_THREADS} (gthread) + make_wsgi_app`);
 console.log(`bench: cache GLOBAL_WEBMERCATOR png, meta_size [4, 4], meta_buffer ${META_BUFFER}; upstream bench/wms-upstream.ts (separate process, pre-encoded ${metaPx}x${metaPx} '${UPSTREAM_STYLE}' PNGs)`);
 
 let exitCode = 0;
