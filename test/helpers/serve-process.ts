@@ -94,3 +94,29 @@ export async function scrapeUntil(url: string, ok: (text: string) => boolean, ms
     await sleep(50);
   }
 }
+
+/** A config with one cached layer `osm` of a debug source in grid `webmercator` (use_grid_names), under ./cache_data. */
+export function debugTileConfig(title = 'OSM'): string {
+  return `
+services:
+  tms:
+    use_grid_names: true
+layers:
+  - name: osm
+    title: ${title}
+    sources: [osm_cache]
+caches:
+  osm_cache:
+    grids: [webmercator]
+    sources: [debug]
+grids:
+  webmercator:
+    base: GLOBAL_WEBMERCATOR
+sources:
+  debug:
+    type: debug
+globals:
+  cache:
+    base_dir: ./cache_data
+`;
+}

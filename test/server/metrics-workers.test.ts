@@ -10,30 +10,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { MetricsGroup } from '../../src/server/metrics-group.ts';
-import { get, killGroup, sample, scrapeUntil, sleep, startServe, type ServeProcess } from '../helpers/serve-process.ts';
+import { get, killGroup, sample, scrapeUntil, sleep, startServe, type ServeProcess, debugTileConfig } from '../helpers/serve-process.ts';
 
-const CONFIG = `
-services:
-  tms:
-    use_grid_names: true
-layers:
-  - name: osm
-    title: OSM
-    sources: [osm_cache]
-caches:
-  osm_cache:
-    grids: [webmercator]
-    sources: [debug]
-grids:
-  webmercator:
-    base: GLOBAL_WEBMERCATOR
-sources:
-  debug:
-    type: debug
-globals:
-  cache:
-    base_dir: ./cache_data
-`;
 
 const TILES_200 = /^mapproxy_requests_total\{service="tiles",status="200"\} /;
 const TILES_COUNT = /^mapproxy_request_duration_seconds_count\{service="tiles"\} /;
@@ -42,7 +20,7 @@ const tile = (i: number) => `/tiles/osm/webmercator/3/${i % 8}/${Math.floor(i / 
 /** A config dir and a started server; stop() kills the process tree and removes the dir. */
 async function serveWith(args: string[]): Promise<{ mp: ServeProcess; stop(): void }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-metrics-workers-'));
-  fs.writeFileSync(path.join(dir, 'mapproxy.yaml'), CONFIG);
+  fs.writeFileSync(path.join(dir, 'mapproxy.yaml'), debugTileConfig());
   try {
     const mp = await startServe(['serve', path.join(dir, 'mapproxy.yaml'), '-b', '127.0.0.1:0', '--debug', '--log-level', 'info', ...args], dir);
     return {

@@ -9,32 +9,8 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { cli, get, killGroup, sample, scrapeUntil, sleep, startServe, type ServeProcess } from '../helpers/serve-process.ts';
+import { cli, debugTileConfig as config, get, killGroup, sample, scrapeUntil, sleep, startServe, type ServeProcess } from '../helpers/serve-process.ts';
 
-function config(title: string): string {
-  return `
-services:
-  tms:
-    use_grid_names: true
-layers:
-  - name: osm
-    title: ${title}
-    sources: [osm_cache]
-caches:
-  osm_cache:
-    grids: [webmercator]
-    sources: [debug]
-grids:
-  webmercator:
-    base: GLOBAL_WEBMERCATOR
-sources:
-  debug:
-    type: debug
-globals:
-  cache:
-    base_dir: ./cache_data
-`;
-}
 
 /** Whether a process (a worker, by its X-MapProxy-Worker pid) is still there. */
 function alive(pid: string): boolean {
