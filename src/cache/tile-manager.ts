@@ -207,10 +207,7 @@ export class TileManager {
   /** loadCached without counting a hit (re-checks after waiting for a lock are not requests). */
   private loadFresh(coord: TileCoord): Tile | undefined {
     const hit = this.loadStored(coord);
-    if (!hit) return undefined;
-    const before = this.opts.refreshBefore?.();
-    if (before !== undefined && Math.trunc(hit.mtime) <= before) return undefined;
-    return hit;
+    return hit && notExpired(hit, this.opts.refreshBefore?.()) ? hit : undefined;
   }
 
   private loadStored(coord: TileCoord): Tile | undefined {
@@ -234,9 +231,12 @@ export class TileManager {
 
   /** The tile, from the cache or newly created; an empty transparent tile where the sources have nothing. */
   async getTile(coord: TileCoord, opts: GetTilesOptions = {}): Promise<Tile> {
-    const cached = this.loadCached(coord);
-    if (cached) return cached;
-    if (this.opts.sources.length === 0) throw new RequestError('tile not cached and the cache has no sources', 404);
+    if (this.opts.sources.length === 0) {
+      const cached = this.loadCached(coord);
+      if (cached) return cached;
+      throw new RequestError('tile not cached and the cache has no sources', 404);
+    }
+    // getTilesDirect reads the stored tile once: a hit, a stale answer, or what it refreshes
     const made = this.getTiles([coord], opts).then(async ([tile]) => {
       if (tile && (tile.status === 'MISS' || tile.status === 'REFRESH')) this.prefetchBelow(coord, opts.priority);
       return tile ?? this.emptyTile();
@@ -320,7 +320,7 @@ export class TileManager {
       const c = coords[i];
       if (!c) continue;
       const stored = this.loadStored(c);
-      if (stored && (before === undefined || Math.trunc(stored.mtime) > before)) {
+      if (stored && notExpired(stored, before)) {
         out[i] = stored;
         hits++;
         continue;
@@ -731,6 +731,11 @@ export function singleColor(r: Raster): number[] | undefined {
     if (d[i] !== c0 || d[i + 1] !== c1 || d[i + 2] !== c2 || d[i + 3] !== c3) return undefined;
   }
   return c3 === 255 ? [c0, c1, c2] : [c0, c1, c2, c3];
+}
+
+/** refresh_before: a tile at or before the threshold (seconds, whole seconds of the mtime) is due. */
+function notExpired(t: Tile, before: number | undefined): boolean {
+  return before === undefined || Math.trunc(t.mtime) > before;
 }
 
 function key(c: readonly [number, number, number]): string {
