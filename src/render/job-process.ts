@@ -8,9 +8,8 @@
 import * as path from 'node:path';
 import { loadConfig } from '../config/loader.ts';
 import { buildProxy } from '../core/build-proxy.ts';
-import { applyLogConfig } from '../log/log-config.ts';
-import { getLogger, setLogLevel, setLogSink, type LogLevel } from '../log/logger.ts';
-import { errorLogSink, LogFile } from '../server/log-output.ts';
+import { getLogger, setLogLevel } from '../log/logger.ts';
+import { logAsServer, type LogFile } from '../server/log-output.ts';
 import { StopSignal } from '../seed/seeder.ts';
 import { runnerContext } from '../service/admin/admin-config.ts';
 import { JOB_LOG_ENV, JOB_PARENT_ENV, JobRunner, type JobLogSpec } from './job-runner.ts';
@@ -26,10 +25,9 @@ export async function runJobProcess(opts: { config: string; jobsDir: string; id:
     const spec = process.env[JOB_LOG_ENV] ? (JSON.parse(process.env[JOB_LOG_ENV]!) as JobLogSpec) : undefined;
     if (spec) {
       // where the worker that started us logs
-      errorLog = new LogFile(spec.errorLog, 'stderr');
-      setLogSink(errorLogSink(errorLog));
-      setLogLevel('', spec.logLevel as LogLevel);
-      if (spec.logConfig) applyLogConfig(spec.logConfig);
+      const r = logAsServer(spec);
+      errorLog = r.errorLog;
+      if (r.logConfigError) throw r.logConfigError;
     }
   } catch (e) {
     log.warn(`job ${opts.id}: logging as the server does failed, logging to stderr: ${(e as Error).message}`);

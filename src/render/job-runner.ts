@@ -12,6 +12,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { SelfCommand } from '../runtime/self-command.ts';
+import type { LogLevel } from '../log/logger.ts';
 import { SEED_ALLOCATOR_ENV } from '../seed/seed-processes.ts';
 import { clearInterval, clearTimeout, setInterval, setTimeout } from 'node:timers';
 import type { Proxy } from '../core/build-proxy.ts';
@@ -58,7 +59,7 @@ export interface JobRunnerOptions {
 /** Where a job process logs: the serving worker's error log, level and log.ini. */
 export interface JobLogSpec {
   errorLog: string;
-  logLevel: string;
+  logLevel: LogLevel;
   logConfig?: string;
 }
 

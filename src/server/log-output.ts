@@ -7,7 +7,25 @@
  */
 import * as fs from 'node:fs';
 import { clearInterval, setInterval } from 'node:timers';
-import type { LogRecord } from '../log/logger.ts';
+import { applyLogConfig } from '../log/log-config.ts';
+import { setLogLevel, setLogSink, type LogLevel, type LogRecord } from '../log/logger.ts';
+
+/**
+ * Logs this process as `mapproxy serve` told it (a worker, a job process):
+ * records to the error log at the level, then the log.ini if any. A log.ini
+ * that fails is returned, not thrown: the error log already works for saying so.
+ */
+export function logAsServer(spec: { errorLog: string; logLevel: LogLevel; logConfig?: string }): { errorLog: LogFile; logConfigError?: unknown } {
+  const errorLog = new LogFile(spec.errorLog, 'stderr');
+  setLogSink(errorLogSink(errorLog));
+  setLogLevel('', spec.logLevel);
+  try {
+    if (spec.logConfig) applyLogConfig(spec.logConfig);
+    return { errorLog };
+  } catch (e) {
+    return { errorLog, logConfigError: e };
+  }
+}
 
 /** Largest chunk written at once: POSIX keeps pipe writes up to PIPE_BUF (4096) atomic. */
 const CHUNK = 4096;

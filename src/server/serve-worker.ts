@@ -6,10 +6,9 @@
  */
 import * as fs from 'node:fs';
 import { clearInterval, setInterval, setTimeout } from 'node:timers';
-import { applyLogConfig } from '../log/log-config.ts';
-import { getLogger, setLogLevel, setLogSink } from '../log/logger.ts';
+import { getLogger } from '../log/logger.ts';
 import { listenHttp, type Listener } from '../runtime/listen.ts';
-import { AccessLog, errorLogSink, LogFile } from './log-output.ts';
+import { AccessLog, LogFile, logAsServer } from './log-output.ts';
 import { parseTrustedProxies } from './proxy-headers.ts';
 import { makeApp } from './reloading-app.ts';
 import { MultiApp } from './multiapp.ts';
@@ -40,16 +39,8 @@ const NO_KEEPALIVE_IDLE = 5;
 
 /** Run a worker until it is told to stop; never returns normally. */
 export async function runWorker(spec: WorkerSpec): Promise<void> {
-  const errorLog = new LogFile(spec.errorLog, 'stderr');
-  setLogSink(errorLogSink(errorLog));
-  setLogLevel('', spec.logLevel);
-  // checked by the supervisor already; a file changed since then fails the boot below
-  let logConfigError: unknown;
-  try {
-    if (spec.logConfig) applyLogConfig(spec.logConfig);
-  } catch (e) {
-    logConfigError = e;
-  }
+  // a log.ini is checked by the supervisor already; a file changed since then fails the boot below
+  const { errorLog, logConfigError } = logAsServer(spec);
   const accessLog = spec.accessLog ? new AccessLog(new LogFile(spec.accessLog, 'stdout')) : undefined;
   try {
     (process as { title: string }).title = 'mapproxy serve worker';
