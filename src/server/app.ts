@@ -49,21 +49,29 @@ export function createHandler(proxy: Proxy, opts: HandlerOptions = {}): FetchHan
     return s >= 0 && url.startsWith('/admin', s) && isAdminPath(new URL(url).pathname);
   };
   let active = 0;
-  return async (req, peer) => {
+  // Not async: a cache hit is answered synchronously, without a promise per request.
+  return (req, peer) => {
     const started = performance.now();
     // POST and DELETE only for the seeding API (checked in answer(), after X-Script-Name is stripped)
     if (req.method !== 'GET' && req.method !== 'HEAD' && !admin) return refuse(405, 'method not allowed', { Allow: 'GET, HEAD' });
     if (req.url.length > maxUrl) return refuse(414, `URL longer than ${maxUrl} characters`);
     if (active >= maxConcurrent) return refuse(503, 'too many requests in progress, try again', { 'Retry-After': '1' });
     active++;
+    let r: Response | Promise<Response>;
     try {
-      return await answer(req, peer, started);
-    } finally {
+      r = answer(req, peer, started);
+    } catch (e) {
       active--;
+      throw e;
     }
+    if (!(r instanceof Promise)) {
+      active--;
+      return r;
+    }
+    return r.finally(() => active--);
   };
 
-  async function answer(req: Request, peer: PeerAddress | undefined, started: number): Promise<Response> {
+  function answer(req: Request, peer: PeerAddress | undefined, started: number): Response | Promise<Response> {
     const h = req.headers;
     // proxy headers are rare per request: one check each before any work
     if (h.has('x-forwarded-host') || h.has('x-forwarded-proto') || h.has('x-script-name') || h.has('forwarded')) {
@@ -71,12 +79,17 @@ export function createHandler(proxy: Proxy, opts: HandlerOptions = {}): FetchHan
     }
     const isAdmin = admin !== undefined && adminUrl(req.url);
     if (!isAdmin && req.method !== 'GET' && req.method !== 'HEAD') return refuse(405, 'method not allowed', { Allow: 'GET, HEAD' });
-    const resp = isAdmin ? await admin.handle(req) : await inner(req);
     const service = serviceOf(req.url);
-    metrics.requests.inc([service, String(resp.status)]);
-    metrics.requestDuration.observe([service], (performance.now() - started) / 1000);
-    return resp;
+    const r = isAdmin ? admin.handle(req) : inner(req);
+    return r instanceof Promise ? r.then((resp) => counted(service, resp, started)) : counted(service, r, started);
   }
+}
+
+/** resp, counted in the request metrics. */
+function counted(service: string, resp: Response, started: number): Response {
+  metrics.requests.inc([service, String(resp.status)]);
+  metrics.requestDuration.observe([service], (performance.now() - started) / 1000);
+  return resp;
 }
 
 /** The service a URL addresses, as the metrics label it. */
@@ -112,19 +125,20 @@ function createTileHandler(proxy: Proxy): (req: Request) => Response | Promise<R
   const wmts = proxy.services.wmts?.restful ? proxy.services.wmts : undefined;
   const cors = proxy.corsOrigin;
   if (!tms && !wmts) return (req) => app.fetch(req);
-  return async (req) => {
+  const withCors = (resp: Response): Response => {
+    if (cors && resp.status !== 200) resp.headers.set('Access-Control-Allow-Origin', cors);
+    return resp;
+  };
+  return (req) => {
     const url = req.url;
     const start = url.indexOf('/', url.indexOf('//') + 2);
     const q = url.indexOf('?', start);
     const pathname = start < 0 ? '/' : url.slice(start, q < 0 ? undefined : q);
     if (req.method === 'GET' || req.method === 'HEAD') {
-      let resp: Response | undefined;
-      if (tms && (pathname.startsWith('/tiles/') || pathname === '/tms' || pathname.startsWith('/tms/'))) resp = await tms.handle(req, pathname, q < 0 ? '' : url.slice(q + 1));
-      else if (wmts && pathname.startsWith('/wmts/')) resp = await wmts.handleRest(req, pathname.slice(5));
-      if (resp) {
-        if (cors && resp.status !== 200) resp.headers.set('Access-Control-Allow-Origin', cors);
-        return resp;
-      }
+      let r: Response | Promise<Response> | undefined;
+      if (tms && (pathname.startsWith('/tiles/') || pathname === '/tms' || pathname.startsWith('/tms/'))) r = tms.handle(req, pathname, q < 0 ? '' : url.slice(q + 1));
+      else if (wmts && pathname.startsWith('/wmts/')) r = wmts.handleRest(req, pathname.slice(5));
+      if (r) return r instanceof Promise ? r.then(withCors) : withCors(r);
     }
     return app.fetch(req);
   };

@@ -33,9 +33,10 @@ function cleanHost(v: string | null | undefined): string | undefined {
 /** Memos of the cache-hit headers: a cache serves the same tiles again and again. */
 const MEMO_LIMIT = 65536;
 const dates = new Map<number, string>();
-const etags = new Map<string, string>();
+/** mtime -> the ETag of the last size seen with it (keyed by number: no string is built on a hit). */
+const etags = new Map<number, { size: number; etag: string }>();
 
-function remember<K>(memo: Map<K, string>, key: K, value: string): string {
+function remember<K, V>(memo: Map<K, V>, key: K, value: V): V {
   // dropped wholesale when full: cheaper than LRU bookkeeping on the hot path
   if (memo.size >= MEMO_LIMIT) memo.clear();
   memo.set(key, value);
@@ -50,8 +51,10 @@ export function httpDate(seconds: number): string {
 
 /** MapProxy's tile ETag: md5 of str(timestamp) + str(size). */
 export function tileEtag(mtime: number, size: number): string {
-  const key = `${pyFloat(mtime)}${size}`;
-  return etags.get(key) ?? remember(etags, key, createHash('md5').update(key).digest('hex'));
+  const known = etags.get(mtime);
+  if (known !== undefined && known.size === size) return known.etag;
+  const etag = createHash('md5').update(`${pyFloat(mtime)}${size}`).digest('hex');
+  return remember(etags, mtime, { size, etag }).etag;
 }
 
 /** Whether If-None-Match / If-Modified-Since make this a 304, MapProxy's make_conditional rules. */

@@ -7,26 +7,32 @@ import { httpDate, notModified, NO_CACHE_HEADERS, tileEtag } from '../server/htt
 
 /** The tile's response: no-cache headers for substitute tiles, else ETag, Last-Modified, Cache-Control and a 304 when the client has it. */
 export function tileResponse(req: Request, tile: Tile, cacheControl: string, corsOrigin: string): Response {
-  const headers: Record<string, string> = { 'Content-Type': mimeFromFormat(tile.format) };
-  if (corsOrigin) headers['Access-Control-Allow-Origin'] = corsOrigin;
-  if (tile.status) headers['X-Cache'] = tile.status;
   if (!tile.cacheable) {
-    Object.assign(headers, NO_CACHE_HEADERS);
+    const headers: Record<string, string> = { 'Content-Type': mimeFromFormat(tile.format), ...NO_CACHE_HEADERS };
+    if (corsOrigin) headers['Access-Control-Allow-Origin'] = corsOrigin;
+    if (tile.status) headers['X-Cache'] = tile.status;
     if (tile.cacheControl) headers['Cache-Control'] = tile.cacheControl;
     headers['Content-Length'] = String(tile.bytes.length);
     return new Response(tile.bytes as Uint8Array<ArrayBuffer>, { headers });
   }
   const etag = tileEtag(tile.mtime, tile.bytes.length);
-  headers.ETag = etag;
-  headers['Last-Modified'] = httpDate(tile.mtime);
-  // stale tiles get a short max-age: the refreshed one is there soon
-  headers['Cache-Control'] = tile.cacheControl ?? cacheControl;
+  // one object literal in a fixed shape: this runs for every cache hit
+  const headers: Record<string, string> = {
+    'Content-Type': mimeFromFormat(tile.format),
+    ETag: etag,
+    'Last-Modified': httpDate(tile.mtime),
+    // stale tiles get a short max-age: the refreshed one is there soon
+    'Cache-Control': tile.cacheControl ?? cacheControl,
+    // lets `serve --access-log` log the size without reading the body again
+    'Content-Length': String(tile.bytes.length),
+  };
+  if (corsOrigin) headers['Access-Control-Allow-Origin'] = corsOrigin;
+  if (tile.status) headers['X-Cache'] = tile.status;
   if (notModified(req, etag, tile.mtime)) {
     delete headers['Content-Type'];
+    delete headers['Content-Length'];
     return new Response(null, { status: 304, headers });
   }
-  // lets `serve --access-log` log the size without reading the body again
-  headers['Content-Length'] = String(tile.bytes.length);
   return new Response(tile.bytes as Uint8Array<ArrayBuffer>, { headers });
 }
 

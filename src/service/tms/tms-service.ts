@@ -50,8 +50,12 @@ export class TmsService {
     return sg;
   }
 
-  /** Answer a request whose path starts with /tms or /tiles; `query` is the raw query string ('' for none). */
-  async handle(req: Request, path: string, query = ''): Promise<Response> {
+  /**
+   * Answer a request whose path starts with /tms or /tiles; `query` is the raw
+   * query string ('' for none). A cache hit is answered synchronously: every
+   * promise on the hot path costs a microtask turn per request.
+   */
+  handle(req: Request, path: string, query = ''): Response | Promise<Response> {
     const tms = path === '/tms' || path.startsWith('/tms/');
     const rest = path.slice(tms ? 4 : 6);
     try {
@@ -68,13 +72,14 @@ export class TmsService {
         const o = query ? new URLSearchParams(query).get('origin') : null;
         origin = o === 'sw' || o === 'nw' ? o : this.opts.origin;
       }
-      return await this.tile(req, parts, origin, tms);
+      const r = this.tile(req, parts, origin, tms);
+      return r instanceof Promise ? r.catch((e) => this.error(e, tms)) : r;
     } catch (e) {
       return this.error(e, tms);
     }
   }
 
-  private async tile(req: Request, p: TileRequestParts, origin: 'sw' | 'nw' | undefined, useProfiles: boolean): Promise<Response> {
+  private tile(req: Request, p: TileRequestParts, origin: 'sw' | 'nw' | undefined, useProfiles: boolean): Response | Promise<Response> {
     const layer = this.opts.index.find(p.layer, p.spec);
     if (!layer) throw new RequestError(`unknown layer: ${p.layer}`, 404);
     // a mixed cache answers PNG or JPEG whatever the URL says, as MapProxy does
@@ -91,8 +96,9 @@ export class TmsService {
     // hits are answered without awaiting anything: the common case stays synchronous
     // a layer with dimensions serves their defaults here, as MapProxy's TMS does
     const tm = layer.dimensions ? tileManagerFor(layer) : layer.tileManager;
-    const tile = tm.loadCached(coord) ?? (await tm.getTile(coord));
-    return tileResponse(req, tile, this.cacheControl, this.opts.corsOrigin);
+    const hit = tm.loadCached(coord);
+    if (hit) return tileResponse(req, hit, this.cacheControl, this.opts.corsOrigin);
+    return tm.getTile(coord).then((tile) => tileResponse(req, tile, this.cacheControl, this.opts.corsOrigin));
   }
 
   private rootResource(req: Request): Response {

@@ -120,11 +120,23 @@ export class WmtsService {
   }
 
   /** A RESTful request; `rest` is the path below /wmts ('/1.0.0/WMTSCapabilities.xml', '/osm/GLOBAL_WEBMERCATOR/3/4/2.png'). */
-  async handleRest(req: Request, rest: string): Promise<Response> {
+  handleRest(req: Request, rest: string): Response | Promise<Response> {
+    // a cache hit is answered synchronously (no promise on the hot path)
     try {
       if (rest === '/1.0.0/WMTSCapabilities.xml') return this.capabilities(req, `${baseUrl(req)}/wmts`, true);
       const tile = this.template.match(rest);
-      if (tile) return await this.tile(req, this.restQuery(tile, this.template));
+      if (tile) {
+        const r = this.tile(req, this.restQuery(tile, this.template));
+        return r instanceof Promise ? r.catch((e) => this.error(e)) : r;
+      }
+      return this.restInfo(rest);
+    } catch (e) {
+      return this.error(e);
+    }
+  }
+
+  private async restInfo(rest: string): Promise<Response> {
+    try {
       const info = this.infoTemplate.match(rest);
       if (info) {
         const q = this.restQuery(info, this.infoTemplate);
@@ -185,7 +197,7 @@ export class WmtsService {
     return { layer, coord: [x, y, z] };
   }
 
-  private async tile(req: Request, q: TileQuery): Promise<Response> {
+  private tile(req: Request, q: TileQuery): Response | Promise<Response> {
     const { layer, coord } = this.resolve(q);
     const want = formatExt(layer);
     if (q.format !== undefined) {
@@ -195,8 +207,9 @@ export class WmtsService {
       }
     }
     const tm = tileManagerFor(layer, q.dimensions);
-    const tile = tm.loadCached(coord) ?? (await tm.getTile(coord));
-    return tileResponse(req, tile, this.cacheControl, this.opts.corsOrigin);
+    const hit = tm.loadCached(coord);
+    if (hit) return tileResponse(req, hit, this.cacheControl, this.opts.corsOrigin);
+    return tm.getTile(coord).then((tile) => tileResponse(req, tile, this.cacheControl, this.opts.corsOrigin));
   }
 
   private async featureInfo(q: TileQuery, infoFormat: string, i: string, j: string, featureCount: string | null | undefined): Promise<Response> {
