@@ -191,6 +191,15 @@ function newCube(size: number): Cube {
   };
 }
 
+/** Adds `run` pixels of one colour to a bucket. */
+function addRun(c: Cube, bucket: number, run: number, r: number, g: number, b: number, a: number): void {
+  c.count[bucket] += run;
+  c.r[bucket] += r * run;
+  c.g[bucket] += g * run;
+  c.b[bucket] += b * run;
+  c.a[bucket] += a * run;
+}
+
 /** Writes a bucket's average colour (PIL truncates the average) into out at entry o. */
 function averageInto(c: Cube, i: number, out: Uint8Array, o: number): void {
   const n = c.count[i];
@@ -217,26 +226,29 @@ export function octreeQuantize(r: Raster, colors = 256, alpha = true): IndexedIm
   const bucketOf = new Uint16Array(n);
   const [rs, gs, bs, as] = [8 - fb[0], 8 - fb[1], 8 - fb[2], 8 - fb[3]];
   const [ro, go, bo] = [fb[1] + fb[2] + fb[3], fb[2] + fb[3], fb[3]];
+  // Map tiles are long runs of one colour: a run is added to its bucket once
+  // (integer sums, so count * value is exactly the repeated addition).
   let last = n > 0 ? ~px[0] : 0;
-  let lastBucket = 0;
+  let bucket = 0;
+  let run = 0;
+  let red = 0, green = 0, blue = 0, al = 0;
   for (let i = 0, o = 0; i < n; i++, o += 4) {
     const p = px[i];
-    let red = d[o], green = d[o + 1], blue = d[o + 2], al = alpha ? d[o + 3] : 255;
-    if (alpha && al === 0) red = green = blue = 0;
-    let bucket: number;
-    if (p === last) bucket = lastBucket;
-    else {
+    if (p !== last) {
+      if (run > 0) addRun(fine, bucket, run, red, green, blue, al);
+      run = 0;
+      red = d[o];
+      green = d[o + 1];
+      blue = d[o + 2];
+      al = alpha ? d[o + 3] : 255;
+      if (alpha && al === 0) red = green = blue = 0;
       bucket = ((red >> rs) << ro) | ((green >> gs) << go) | ((blue >> bs) << bo) | (fb[3] ? al >> as : 0);
       last = p;
-      lastBucket = bucket;
     }
+    run++;
     bucketOf[i] = bucket;
-    fine.count[bucket]++;
-    fine.r[bucket] += red;
-    fine.g[bucket] += green;
-    fine.b[bucket] += blue;
-    fine.a[bucket] += al;
   }
+  if (run > 0) addRun(fine, bucket, run, red, green, blue, al);
 
   // Coarse cube: each fine bucket's parent, by dropping low bits per channel.
   const parent = new Uint16Array(fineSize);
