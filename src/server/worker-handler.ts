@@ -47,8 +47,8 @@ export function guardHandler(app: FetchHandler, opts: GuardOptions): GuardedHand
   const during = opts.timeout === 0 ? 0 : Math.ceil(opts.timeout) + 2;
   const access = opts.accessLog;
 
-  const finish = (req: Request, resp: Response, peer: Peer, started: number): Response | Promise<Response> => {
-    if (lift) peer.timeout(opts.idleTimeout);
+  const finish = (req: Request, resp: Response, peer: Peer, started: number, lifted = false): Response | Promise<Response> => {
+    if (lifted) peer.timeout(opts.idleTimeout);
     if (closing) resp = withHeader(resp, 'Connection', 'close');
     if (opts.debug) resp = withHeader(resp, 'X-MapProxy-Worker', pid);
     opts.onRequest?.();
@@ -61,7 +61,6 @@ export function guardHandler(app: FetchHandler, opts: GuardOptions): GuardedHand
 
   const fetch = (req: Request, peer: Peer): Response | Promise<Response> => {
     const started = access ? Date.now() : 0;
-    if (lift) peer.timeout(during);
     let r: Response | Promise<Response>;
     try {
       // the peer decides whether proxy headers count; a UNIX socket peer is '' (trusted by default)
@@ -72,17 +71,19 @@ export function guardHandler(app: FetchHandler, opts: GuardOptions): GuardedHand
     } catch (e) {
       return finish(req, failed(req, e), peer, started);
     }
+    // an answer at hand (a cache hit) never waits, so the idle limit stays as it is
     if (!(r instanceof Promise)) return finish(req, r, peer, started);
+    if (lift) peer.timeout(during);
     const p = r;
     return new Promise<Response>((resolve) => {
-      const entry = deadlines?.add(req, (timedOut) => resolve(finish(req, timedOut, peer, started)));
+      const entry = deadlines?.add(req, (timedOut) => resolve(finish(req, timedOut, peer, started, lift)));
       p.then(
         (resp) => {
           // false: the deadline already answered 503, this result is dropped
-          if (!entry || deadlines!.settle(entry)) resolve(finish(req, resp, peer, started));
+          if (!entry || deadlines!.settle(entry)) resolve(finish(req, resp, peer, started, lift));
         },
         (e) => {
-          if (!entry || deadlines!.settle(entry)) resolve(finish(req, failed(req, e), peer, started));
+          if (!entry || deadlines!.settle(entry)) resolve(finish(req, failed(req, e), peer, started, lift));
         },
       );
     });
