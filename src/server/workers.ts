@@ -16,6 +16,21 @@ import type { WorkerMessage } from './serve-worker.ts';
 
 const log = getLogger('mapproxy.system');
 
+/**
+ * Bun's allocator (mimalloc) hands freed memory back to the kernel after
+ * 10 ms, and every GetMap or tile miss allocates rasters of several MB that
+ * then come back as fresh pages: about 1,800 page faults for one 1024x768
+ * GetMap. Workers keep freed memory for a second: 8-12 % less CPU per
+ * 1024x768 GetMap under load (serve -w 2, two A/B rounds), cache hits
+ * unchanged in req/s and RSS.
+ */
+export const SERVE_ALLOCATOR_ENV: Readonly<Record<string, string>> = { MIMALLOC_PURGE_DELAY: '1000' };
+
+/** A worker's environment: ours, the allocator setting unless the environment has its own, and the worker's spec. */
+export function workerEnv(env: NodeJS.ProcessEnv, spec: WorkerSpec): NodeJS.ProcessEnv {
+  return { ...SERVE_ALLOCATOR_ENV, ...env, [WORKER_ENV]: JSON.stringify(spec) };
+}
+
 /** Consecutive boot failures, with no worker serving, after which the pool gives up. */
 const MAX_BOOT_FAILURES = 5;
 /** First restart delay after a crash; doubles per crash within CRASH_WINDOW_MS. */
@@ -216,7 +231,7 @@ export class WorkerPool {
     const { spec, socket } = this.opts.spec(slot, this.seq);
     const { cmd, args } = this.opts.command;
     const child = spawn(cmd, [...args, 'serve-worker'], {
-      env: { ...process.env, [WORKER_ENV]: JSON.stringify(spec) },
+      env: workerEnv(process.env, spec),
       stdio: ['ignore', 'inherit', 'inherit', 'pipe'],
     });
     const w = new Worker(child, slot, gen, socket);
