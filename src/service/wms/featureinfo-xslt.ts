@@ -9,16 +9,26 @@
  * namespace declarations that lxml copies into the result); the content is the same.
  */
 import * as fs from 'node:fs';
-import { Xslt, XmlParser } from 'xslt-processor';
+import type * as XsltProcessor from 'xslt-processor';
 import type { InfoQuery, InfoSource } from '../../layer/wms-layer.ts';
 import type { MapExtent } from '../../source/source.ts';
 import { infoTypeOf, mergeFeatureInfo, type FeatureInfoDoc, type InfoType } from './featureinfo.ts';
 
 const XSL_NS = 'http://www.w3.org/1999/XSL/Transform';
 
+let xsltLib: typeof XsltProcessor | undefined;
+/**
+ * xslt-processor, loaded when the first stylesheet is: a config without
+ * featureinfo_xslt never evaluates its ~600 kB (the bundle keeps a require of
+ * a bundled module lazy).
+ */
+function xsltProcessor(): typeof XsltProcessor {
+  return (xsltLib ??= require('xslt-processor') as typeof XsltProcessor);
+}
+
 /** A loaded stylesheet and the info type of what it writes. */
 export class XsltTransformer {
-  private readonly stylesheet: ReturnType<XmlParser['xmlParse']>;
+  private readonly stylesheet: ReturnType<XsltProcessor.XmlParser['xmlParse']>;
 
   /**
    * Reads and parses the stylesheet; throws an Error (to be reported with the
@@ -35,7 +45,7 @@ export class XsltTransformer {
       throw new Error(code === 'ENOENT' ? `XSLT file not found: ${file}` : `cannot read XSLT file ${file}: ${(e as Error).message}`);
     }
     if (!isStylesheet(text)) throw new Error(`${file} is no XSLT 1.0 stylesheet (xsl:stylesheet or xsl:transform in ${XSL_NS})`);
-    this.stylesheet = new XmlParser().xmlParse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+    this.stylesheet = new (xsltProcessor().XmlParser)().xmlParse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
     this.outType = infoTypeOf(outFormat ?? 'text/xml') === 'html' ? 'html' : 'xml';
     this.outMime = this.outType === 'html' ? 'text/html' : (outFormat ?? 'text/xml');
   }
@@ -48,6 +58,7 @@ export class XsltTransformer {
   /** The transformed document text; an empty input stays empty (MapProxy skips it). */
   async transform(body: string): Promise<string> {
     if (body.trim() === '') return body;
+    const { XmlParser, Xslt } = xsltProcessor();
     const input = new XmlParser().xmlParse(stripDeclaration(body));
     const out = await new Xslt().xsltProcess(input, this.stylesheet);
     return stripDeclaration(out);
