@@ -6,7 +6,7 @@ import proj4, { type Converter } from 'proj4';
 import { SrsError } from '../errors.ts';
 import { calculateBbox, generateEnvelopePoints } from './bbox.ts';
 import { canonicalCode, parseSrsCode } from './codes.ts';
-import epsgDefs from './epsg-defs.json' with { type: 'json' };
+import epsgDefsText from './epsg-defs.json' with { type: 'text' };
 import { ensureGrids, fallbackDef } from './grids.ts';
 import type { Bbox, Point } from './types.ts';
 import { lonLatToMercator, mercatorToLonLat } from './web-mercator.ts';
@@ -20,7 +20,22 @@ export const METERS_PER_DEGREE = 111319.4907932736;
 /** Half the side of the web mercator world square, as MapProxy writes it. */
 export const MERCATOR_MAX = 20037508.342789244;
 
-const DEFS = epsgDefs as unknown as Record<string, [string, 0 | 1]>;
+/**
+ * The EPSG table as its JSON text (`{"2001":["+proj=...",0],...}`, ~5,600
+ * codes): a process reads the few entries its config names instead of
+ * building the whole table at startup (10-25 ms of every process start).
+ */
+const DEFS_TEXT = epsgDefsText as unknown as string;
+
+/** The proj definition and the north/east axis flag of an EPSG number, undefined when the table has none. */
+function epsgEntry(num: string): [string, 0 | 1] | undefined {
+  const key = `"${num}":[`;
+  const at = DEFS_TEXT.indexOf(key);
+  if (at < 0) return undefined;
+  // no definition holds a bracket, so the entry ends at the first one
+  const end = DEFS_TEXT.indexOf(']', at + key.length);
+  return JSON.parse(DEFS_TEXT.slice(at + key.length - 1, end + 1)) as [string, 0 | 1];
+}
 
 type PointFn = (p: Point) => Point;
 
@@ -163,7 +178,7 @@ export function getSrs(code: string | number): Srs {
 function createSrs(code: string): Srs {
   const canonical = canonicalCode(code);
   const m = /^EPSG:(\d+)$/.exec(canonical);
-  const entry = m ? DEFS[m[1]] : undefined;
+  const entry = m ? epsgEntry(m[1]) : undefined;
   if (!entry) throw new SrsError(`unknown SRS code: '${code}'`);
   // CRS:84 is EPSG:4326 with lon/lat axis order by definition
   const axisNE = code === 'CRS:84' ? false : entry[1] === 1;

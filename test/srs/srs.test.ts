@@ -1,6 +1,8 @@
 /** Codes, aliases, identity and axis order; expected axis orders are MapProxy 1.15's is_axis_order_ne. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { SrsError } from '../../src/errors.ts';
 import {
   defaultBbox,
@@ -40,6 +42,16 @@ describe('getSrs', () => {
   it('knows common projected and geographic codes', () => {
     const codes = [4326, 4258, 4269, 4314, 3857, 3035, 3034, 31466, 31467, 31468, 31469, 27700, 2056, 21781, 28992, 2154, 3067, 5514, 2180, 3006, 3763, 2193, 25832, 25833, 32601, 32660, 32701, 32760, 32632, 3395];
     for (const c of codes) assert.ok(getSrs(c), String(c));
+  });
+  it('reads the definition and axis order of any code from the table text, first to last', () => {
+    const table = JSON.parse(fs.readFileSync(path.join(import.meta.dir, '../../src/srs/epsg-defs.json'), 'utf8')) as Record<string, [string, 0 | 1]>;
+    const keys = Object.keys(table);
+    const picked = keys.filter((_, i) => i === 0 || i === keys.length - 1 || i % 97 === 0);
+    for (const k of picked) {
+      const srs = getSrs(`EPSG:${k}`);
+      assert.equal(srs.proj4def, table[k][0], k);
+      assert.equal(srs.axisOrderNE, table[k][1] === 1, k);
+    }
   });
   it('covers every UTM zone (WGS 84 north/south, ETRS89)', () => {
     for (let z = 1; z <= 60; z++) {
