@@ -434,6 +434,14 @@ function languages(out: Lines, d: number, md: Record<string, any>): void {
   out.add(d, '</inspire_common:ResponseLanguage>');
 }
 
+/** The citation of a conformity specification or a keyword vocabulary: title, dates, URIs and resource locators. */
+function inspireCitation(out: Lines, d: number, c: Record<string, any>): void {
+  out.add(d, ic('Title', c.title));
+  inspireDates(out, d, c);
+  for (const uri of list(c.uris)) out.add(d, ic('URI', uri));
+  for (const rl of list(c.resource_locators)) urlAndType(out, d, 'ResourceLocator', rl);
+}
+
 /**
  * inspire_vs:ExtendedCapabilities from services.wms.inspire_md: `type: linked` points to
  * the service metadata record, anything else is written as `embedded` (the metadata
@@ -455,10 +463,7 @@ function inspireExtendedCapabilities(out: Lines, d: number, md: Record<string, a
       const c = sub(cv);
       out.add(i, '<inspire_common:Conformity>');
       out.add(i + 1, '<inspire_common:Specification>');
-      out.add(i + 2, ic('Title', c.title));
-      inspireDates(out, i + 2, c);
-      for (const uri of list(c.uris)) out.add(i + 2, ic('URI', uri));
-      for (const rl of list(c.resource_locators)) urlAndType(out, i + 2, 'ResourceLocator', rl);
+      inspireCitation(out, i + 2, c);
       out.add(i + 1, '</inspire_common:Specification>');
       out.add(i + 1, ic('Degree', c.degree));
       out.add(i, '</inspire_common:Conformity>');
@@ -481,10 +486,7 @@ function inspireExtendedCapabilities(out: Lines, d: number, md: Record<string, a
       const k = sub(kv);
       out.add(i, '<inspire_common:Keyword>');
       out.add(i + 1, '<inspire_common:OriginatingControlledVocabulary>');
-      out.add(i + 2, ic('Title', k.title));
-      inspireDates(out, i + 2, k);
-      for (const uri of list(k.uris)) out.add(i + 2, ic('URI', uri));
-      for (const rl of list(k.resource_locators)) urlAndType(out, i + 2, 'ResourceLocator', rl);
+      inspireCitation(out, i + 2, k);
       out.add(i + 1, '</inspire_common:OriginatingControlledVocabulary>');
       out.add(i + 1, ic('KeywordValue', k.keyword_value));
       out.add(i, '</inspire_common:Keyword>');
