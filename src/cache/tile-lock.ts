@@ -19,11 +19,14 @@
  * - stale: a lock file is taken over when its owner runs on this machine (same
  *   boot id and pid namespace) and that pid is dead, or when its mtime is older
  *   than staleSeconds (crash on another host, or a holder frozen that long);
- * - break: rename the stale file aside, then check that what was moved is the
- *   very inode judged stale and that its mtime did not move meanwhile; only
- *   then delete it. Otherwise it is linked back. Two waiters can both judge
- *   one lock stale, but only one rename succeeds and a fresh lock is never
- *   deleted as stale.
+ * - break: one waiter at a time, the one that created `<name>.break.lck` with
+ *   O_EXCL, checks that the path still names the very inode it judged stale
+ *   and that its mtime did not move meanwhile, and only then deletes it. Two
+ *   waiters can both judge one lock stale, but the second finds the first
+ *   one's fresh lock at the path and leaves it alone. The path is never
+ *   emptied except by that one delete, so no third waiter can slip in beside
+ *   a fresh holder. A breaker that died holding `.break.lck` leaves it behind;
+ *   after BREAK_TOKEN_STALE_MS it is removed.
  *
  * Within one process, callers for the same lock file queue in memory (FIFO)
  * and only the head of the queue contends for the file, so 32 concurrent
@@ -37,7 +40,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 // node:timers, not the globals: Deno's global setInterval returns a number without unref().
 import { clearInterval, clearTimeout, setInterval, setTimeout } from 'node:timers';
 
@@ -316,43 +319,62 @@ class FileTileLock implements TileLock {
 /** What breakStaleLock did: removed the judged file, found the path empty, or left a live lock in place. */
 export type BreakResult = 'removed' | 'gone' | 'kept';
 
+/** A `.break.lck` token older than this was left by a breaker that died: breaking takes microseconds. */
+const BREAK_TOKEN_STALE_MS = 5000;
+
 /**
  * Removes the lock file at `file` only if it still is the file judged stale: `fd` is open on
  * it (which pins its inode, so an inode match cannot be a recycled inode) and `judged` is its
- * fstat at the time of judging. Exported for tests of the two-waiters race.
+ * fstat at the time of judging. Only the waiter holding `<file>.break.lck` checks and deletes,
+ * so no other breaker acts between its check and its delete; 'kept' while another one breaks.
+ * Exported for tests of the two-waiters race.
  */
 export function breakStaleLock(file: string, fd: number, judged: fs.Stats): BreakResult {
-  // Ends in .lck so that a MapProxy-style cleanup_lockdir() sweeps it if we die right here.
-  const aside = `${file}.${process.pid}-${randomBytes(6).toString('hex')}.stale.lck`;
+  // Ends in .lck so that a MapProxy-style cleanup_lockdir() sweeps it if we die holding it.
+  const token = `${file}.break.lck`;
+  let tokenFd: number;
   try {
-    fs.renameSync(file, aside);
+    tokenFd = fs.openSync(token, 'wx');
   } catch (e) {
-    // ENOENT: another waiter broke it first (or the holder released it).
-    return errCode(e) === 'ENOENT' ? 'gone' : 'kept';
+    if (errCode(e) === 'EEXIST') clearDeadToken(token);
+    // Another waiter is breaking it (or the dir is unusable): wait and look again.
+    return 'kept';
   }
-  let same = false;
   try {
-    const moved = fs.lstatSync(aside);
-    const now = fs.fstatSync(fd);
-    same = moved.dev === judged.dev && moved.ino === judged.ino && now.mtimeMs === judged.mtimeMs;
-  } catch {
-    same = false;
-  }
-  if (!same) {
-    // We moved a fresh lock (someone re-created it between our look and our rename, or its
-    // holder just beat): put it back, unless yet another one was created meanwhile.
+    let there: fs.Stats;
     try {
-      fs.linkSync(aside, file);
+      there = fs.lstatSync(file);
+    } catch (e) {
+      // ENOENT: another waiter broke it first (or the holder released it).
+      return errCode(e) === 'ENOENT' ? 'gone' : 'kept';
+    }
+    // A different inode is a fresh lock taken since we looked; a moved mtime is a holder's heartbeat.
+    if (there.dev !== judged.dev || there.ino !== judged.ino || fs.fstatSync(fd).mtimeMs !== judged.mtimeMs) return 'kept';
+    try {
+      fs.unlinkSync(file);
+    } catch (e) {
+      return errCode(e) === 'ENOENT' ? 'gone' : 'kept';
+    }
+    return 'removed';
+  } catch {
+    return 'kept';
+  } finally {
+    fs.closeSync(tokenFd);
+    try {
+      fs.unlinkSync(token);
     } catch {
-      /* EEXIST: the path is taken again; the moved lock's holder keeps working, at worst twice */
+      /* removed as dead by a waiter that judged us too slow: nothing left to do */
     }
   }
+}
+
+/** Removes a `.break.lck` token whose breaker died while holding it. */
+function clearDeadToken(token: string): void {
   try {
-    fs.unlinkSync(aside);
+    if (Date.now() - fs.statSync(token).mtimeMs > BREAK_TOKEN_STALE_MS) fs.unlinkSync(token);
   } catch {
-    /* a leftover `.stale.lck` file is harmless */
+    /* gone meanwhile */
   }
-  return same ? 'removed' : 'kept';
 }
 
 // ---- in-process queue -------------------------------------------------------

@@ -359,6 +359,50 @@ describe('breakStaleLock (the two-waiters race, step by step)', () => {
     }
   });
 
+  it('never moves the fresh lock away, even for a moment, when acting on an outdated judgement', () => {
+    const dir = tmpDir();
+    const file = path.join(dir, 'b.lck');
+    writeForeignLock(file, 3600);
+    const b = judge(file);
+    fs.unlinkSync(file); // the stale lock is broken by someone else ...
+    const fresh = fs.openSync(file, 'wx'); // ... who takes the lock
+    const before = fs.fstatSync(fresh);
+    // file times tick with the kernel's coarse clock: let it move, so a rename or link shows in ctime
+    Bun.sleepSync(30);
+    try {
+      assert.equal(breakStaleLock(file, b.fd, b.judged), 'kept');
+      const after = fs.statSync(file);
+      assert.equal(after.ino, before.ino);
+      // Renaming the fresh file aside and linking it back (the old way) empties the path for a moment,
+      // long enough for a third waiter to create the lock beside the fresh holder; it also changes ctime.
+      assert.equal(after.ctimeMs, before.ctimeMs, 'the fresh lock was renamed or linked');
+      assert.equal(after.nlink, 1);
+    } finally {
+      fs.closeSync(b.fd);
+      fs.closeSync(fresh);
+    }
+  });
+
+  it('leaves the lock to a waiter that is breaking it already', () => {
+    const dir = tmpDir();
+    const file = path.join(dir, 'b.lck');
+    writeForeignLock(file, 3600);
+    const w = judge(file);
+    fs.writeFileSync(`${file}.break.lck`, ''); // another waiter holds the break token
+    try {
+      assert.equal(breakStaleLock(file, w.fd, w.judged), 'kept');
+      assert.equal(fs.statSync(file).ino, w.judged.ino, 'the stale lock is still there for the other breaker');
+      // the other breaker died holding the token: once it is old, it is cleared and the break goes through
+      const old = new Date(Date.now() - 60_000);
+      fs.utimesSync(`${file}.break.lck`, old, old);
+      assert.equal(breakStaleLock(file, w.fd, w.judged), 'kept');
+      assert.equal(breakStaleLock(file, w.fd, w.judged), 'removed');
+      assert.deepEqual(fs.readdirSync(dir), []);
+    } finally {
+      fs.closeSync(w.fd);
+    }
+  });
+
   it('keeps a lock whose holder refreshed it after it was judged', () => {
     const dir = tmpDir();
     const file = path.join(dir, 'b.lck');
