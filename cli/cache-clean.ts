@@ -1,6 +1,6 @@
 /** `mapproxy cache-clean -f mapproxy.yaml CACHE [--max-age 30d | --before T | --all | --max-size 20G] ...` (alias clean-cache). */
 import type { Command, CommanderError } from 'commander';
-import { runCacheClean, type CacheCleanCommand } from '../src/cache/cache-clean.ts';
+import type { CacheCleanCommand } from '../src/cache/cache-clean.ts';
 
 /** Add the cache-clean subcommand. */
 export function registerCacheClean(program: Command): void {
@@ -37,6 +37,7 @@ Examples:
     .exitOverride((err: CommanderError) => process.exit(err.exitCode === 0 ? 0 : 2))
     .action(async (cache: string, opts: Omit<CacheCleanCommand, 'cache' | 'config'> & { mapproxyConf?: string }) => {
       const { mapproxyConf, ...rest } = opts;
+      const { runCacheClean } = await import('../src/cache/cache-clean.ts');
       process.exitCode = await runCacheClean({ ...rest, cache, config: mapproxyConf });
     });
 }

@@ -1,6 +1,5 @@
 /** `mapproxy grids -f mapproxy.yaml [-g NAME] [--all] [-l] [-s seed.yaml -c COVERAGE]`, like `mapproxy-util grids`. */
 import type { Command } from 'commander';
-import { runGrids } from '../src/core/grids-report.ts';
 
 /** Add the grids subcommand. */
 export function registerGrids(program: Command): void {
@@ -15,6 +14,7 @@ export function registerGrids(program: Command): void {
     .option('-s, --seed-conf <file>', 'seed.yaml with the coverage of -c')
     .option('-c, --coverage-name <name>', 'also count the tiles within this coverage of the seed.yaml')
     .action(async (config: string | undefined, opts: { mapproxyConf?: string; grid?: string; all?: boolean; list?: boolean; seedConf?: string; coverageName?: string }) => {
+      const { runGrids } = await import('../src/core/grids-report.ts');
       process.exitCode = await runGrids({ config: opts.mapproxyConf ?? config, grid: opts.grid, all: opts.all === true, list: opts.list === true, seedConf: opts.seedConf, coverage: opts.coverageName });
     });
 }

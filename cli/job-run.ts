@@ -1,6 +1,5 @@
 /** `mapproxy job-run` (internal): one seeding job of `mapproxy serve`'s job runner, in its own process. */
 import type { Command } from 'commander';
-import { runJobProcess } from '../src/render/job-process.ts';
 
 /** Add the hidden job-run subcommand. */
 export function registerJobRun(program: Command): void {
@@ -11,6 +10,7 @@ export function registerJobRun(program: Command): void {
     .requiredOption('--jobs-dir <dir>', 'the jobs directory')
     .requiredOption('--id <id>', 'the job id')
     .action(async (opts: { config: string; jobsDir: string; id: string }) => {
+      const { runJobProcess } = await import('../src/render/job-process.ts');
       process.exit(await runJobProcess(opts));
     });
 }

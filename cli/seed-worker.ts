@@ -1,6 +1,5 @@
 /** `mapproxy seed-worker` (internal): one of the tile-creating processes of `mapproxy seed -c N`. */
 import type { Command } from 'commander';
-import { runSeedWorker } from '../src/seed/seed-worker.ts';
 
 /** Add the hidden seed-worker subcommand. */
 export function registerSeedWorker(program: Command): void {
@@ -9,6 +8,7 @@ export function registerSeedWorker(program: Command): void {
     .description('internal: create the meta tiles mapproxy seed sends on stdin')
     .requiredOption('-f, --proxy-conf <file>', 'mapproxy.yaml')
     .action(async (opts: { proxyConf: string }) => {
+      const { runSeedWorker } = await import('../src/seed/seed-worker.ts');
       process.exit(await runSeedWorker(opts.proxyConf));
     });
 }

@@ -1,8 +1,8 @@
 /** `mapproxy seed -f mapproxy.yaml -s seed.yaml`, and the quick form `mapproxy seed -f mapproxy.yaml --cache C --levels 0-10 --bbox ...`. */
 import type { Command } from 'commander';
 import { setLogLevel } from '../src/log/logger.ts';
-import { processIo, runSeed, SeedUsageError, parseDuration, type SeedArgs } from '../src/seed/run-seed.ts';
-import { submitSeed } from '../src/seed/submit.ts';
+import type { SeedArgs } from '../src/seed/run-seed.ts';
+import { parseDuration, SeedUsageError } from '../src/seed/usage.ts';
 import { defaultWorkers } from '../src/server/serve-options.ts';
 
 interface SeedFlags {
@@ -148,7 +148,11 @@ export function registerSeed(program: Command): void {
         console.error(`error: ${(e as Error).message}`);
         process.exit(e instanceof SeedUsageError ? e.code : 2);
       }
-      if (flags.server !== undefined) process.exit(await submitSeed({ ...args, server: flags.server, token: flags.token, wait: flags.wait === true }, processIo()));
+      const { processIo, runSeed } = await import('../src/seed/run-seed.ts');
+      if (flags.server !== undefined) {
+        const { submitSeed } = await import('../src/seed/submit.ts');
+        process.exit(await submitSeed({ ...args, server: flags.server, token: flags.token, wait: flags.wait === true }, processIo()));
+      }
       // as mapproxy-seed: only warnings from the library unless --log-config says otherwise
       if (!args.logConfig) setLogLevel('mapproxy', 'warning');
       // as mapproxy-seed -c N: N processes (here at most one per core) make the tiles

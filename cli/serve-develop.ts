@@ -1,6 +1,5 @@
 /** `mapproxy serve-develop [CONFIG] [-b [HOST:]PORT] [--debug]` */
 import type { Command } from 'commander';
-import { runServeDevelop } from '../src/server/serve-develop.ts';
 
 /** Add the serve-develop subcommand. */
 export function registerServeDevelop(program: Command): void {
@@ -13,6 +12,7 @@ export function registerServeDevelop(program: Command): void {
     .option('--admin-bind <address>', '[HOST:]PORT for the seeding API (services.admin) instead of the main address; no token needed there')
     .option('--trusted-proxies <list>', "peers whose X-Forwarded-*, X-Script-Name and Forwarded headers count: IPs, CIDR ranges, 'unix', '*' (default: loopback)")
     .action(async (config: string | undefined, opts: { bind: string; debug?: boolean; trustedProxies?: string; adminBind?: string }) => {
+      const { runServeDevelop } = await import('../src/server/serve-develop.ts');
       process.exitCode = await runServeDevelop({ config, bind: opts.bind, debug: opts.debug === true, trustedProxies: opts.trustedProxies, adminBind: opts.adminBind });
     });
 }

@@ -1,6 +1,5 @@
 /** `mapproxy serve-multiapp-develop CONFIG_DIR [-b [HOST:]PORT] [--allow-listing]` */
 import type { Command } from 'commander';
-import { runServeMultiappDevelop } from '../src/server/serve-develop.ts';
 
 /** Add the serve-multiapp-develop subcommand. */
 export function registerServeMultiappDevelop(program: Command): void {
@@ -13,6 +12,7 @@ export function registerServeMultiappDevelop(program: Command): void {
     .option('--debug', 'log debug messages')
     .option('--trusted-proxies <list>', "peers whose X-Forwarded-*, X-Script-Name and Forwarded headers count: IPs, CIDR ranges, 'unix', '*' (default: loopback)")
     .action(async (dir: string, opts: { bind: string; allowListing?: boolean; debug?: boolean; trustedProxies?: string }) => {
+      const { runServeMultiappDevelop } = await import('../src/server/serve-develop.ts');
       process.exitCode = await runServeMultiappDevelop({ dir, bind: opts.bind, debug: opts.debug === true, allowListing: opts.allowListing === true, trustedProxies: opts.trustedProxies });
     });
 }

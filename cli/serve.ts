@@ -1,7 +1,6 @@
 /** `mapproxy serve CONFIG [-b ADDR]... [-w N] ...`, and the hidden `serve-worker` its workers run. */
 import { Command } from 'commander';
 import { runServe } from '../src/server/serve.ts';
-import { runWorker } from '../src/server/serve-worker.ts';
 import { defaultWorkers, parseCount, parseLogLevel, parseServeBind, WORKER_ENV, type Bind, type ServeOptions, type WorkerSpec } from '../src/server/serve-options.ts';
 
 /** The flags serve and serve-multiapp share, as commander hands them over. */
@@ -97,6 +96,7 @@ export function registerServe(program: Command): void {
         console.error(`error: serve-worker is started by mapproxy serve (${WORKER_ENV} not set)`);
         process.exit(2);
       }
+      const { runWorker } = await import('../src/server/serve-worker.ts');
       await runWorker(JSON.parse(raw) as WorkerSpec);
     }),
     { hidden: true },

@@ -13,7 +13,8 @@ import { ConfigError } from '../errors.ts';
 import { ConfigErrors } from '../config/validate.ts';
 import type { Proxy } from '../core/build-proxy.ts';
 import { loadSeedConf, parseLevelsArg, type CleanupTask, type SeedTask } from '../seed/seed-config.ts';
-import { parseBboxArg, parseBefore, quickTasks, SeedUsageError, type SeedArgs } from '../seed/run-seed.ts';
+import { parseBboxArg, parseBefore, quickTasks, type SeedArgs } from '../seed/run-seed.ts';
+import { SeedUsageError } from '../seed/usage.ts';
 import type { JobOptions, JobRequest, QuickRequest, SeedConfRequest } from './jobs.ts';
 
 type Dict = Record<string, unknown>;

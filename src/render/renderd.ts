@@ -13,7 +13,7 @@ import type { TileCoord } from '../grid/tile-grid.ts';
 import { loadConfig } from '../config/loader.ts';
 import { buildProxy, type Proxy } from '../core/build-proxy.ts';
 import { listenHttp, type Listener } from '../runtime/listen.ts';
-import { parseBind } from '../server/serve-develop.ts';
+import { DEFAULT_RENDERD_BIND, parseBind } from '../server/serve-options.ts';
 import { TileManager } from '../cache/tile-manager.ts';
 import { LockTimeoutError } from '../cache/tile-lock.ts';
 import { getLogger } from '../log/logger.ts';
@@ -177,9 +177,6 @@ function error(message: string): Answer {
 function json(answer: Answer, status = 200, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(answer), { status, headers: { 'Content-Type': 'application/json', ...headers } });
 }
-
-/** Default address of `mapproxy renderd` (loopback: the protocol has no authentication). */
-export const DEFAULT_RENDERD_BIND = '127.0.0.1:8191';
 
 /** Seconds in-flight creations get to finish after SIGINT/SIGTERM before connections are cut. */
 const DRAIN_SECONDS = 30;

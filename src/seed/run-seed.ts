@@ -20,6 +20,7 @@ import type { Bbox } from '../srs/types.ts';
 import { CacheLock } from './cache-lock.ts';
 import { SeedProcesses } from './seed-processes.ts';
 import { selfCommand } from '../runtime/self-command.ts';
+import { SeedUsageError } from './usage.ts';
 import { ProgressOutput, ProgressStore, formatDuration } from './progress.ts';
 import { levelsForGrid, loadSeedConf, parseLevelsArg, splitRescaled, type CleanupTask, type LevelSpec, type SeedTask, type Task } from './seed-config.ts';
 import { StopSignal, cleanupTask, describeTask, seedTask, type RunOptions, type TaskResult } from './seeder.ts';
@@ -76,24 +77,6 @@ export interface SeedIo {
   ask?: (question: string) => Promise<string>;
   /** Installs the Ctrl-C handler; returns its removal. */
   onInterrupt?: (fn: () => void) => () => void;
-}
-
-/** A usage or input error: printed as one line, exit code `code`. */
-export class SeedUsageError extends Error {
-  constructor(
-    message: string,
-    readonly code = 2,
-  ) {
-    super(message);
-  }
-}
-
-/** `10s`, `15m`, `0.5h`, `3d`, `1w` (mapproxy-seed's parse_duration, plus weeks) in seconds. */
-export function parseDuration(v: string, what: string): number {
-  const m = /^(\d*\.?\d+)\s*(s|m|h|d|w)$/.exec(v.trim());
-  if (!m) throw new SeedUsageError(`${what}: invalid duration '${v}', expected e.g. 10s, 15m, 0.5h, 3d`);
-  const mult: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
-  return Number(m[1]) * mult[m[2]];
 }
 
 /** A local ISO time (or one with a zone), or an age like 7d / 1w2d / a bare number of days before now, as cache-clean reads --before and --max-age. */

@@ -7,7 +7,8 @@
  */
 import * as fs from 'node:fs';
 import { formatDuration, timestamp } from './progress.ts';
-import { SeedUsageError, type SeedArgs, type SeedIo } from './run-seed.ts';
+import type { SeedArgs, SeedIo } from './run-seed.ts';
+import { SeedUsageError } from './usage.ts';
 
 /** Environment variable with the admin token (as the server reads it). */
 export const TOKEN_ENV = 'MAPPROXY_ADMIN_TOKEN';

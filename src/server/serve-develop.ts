@@ -5,6 +5,7 @@ import { serveHttp } from '../runtime/serve.ts';
 import { writeDemoConfig } from '../demo/demo-config.ts';
 import { makeApp } from './reloading-app.ts';
 import { parseTrustedProxies } from './proxy-headers.ts';
+import { parseBind } from './serve-options.ts';
 import { MultiApp } from './multiapp.ts';
 import { JobRunner } from '../render/job-runner.ts';
 import { buildProxy, type Proxy } from '../core/build-proxy.ts';
@@ -12,13 +13,6 @@ import { checkAdminConfig, runnerContext } from '../service/admin/admin-config.t
 import { createAdminHandler } from '../service/admin/admin-service.ts';
 
 const log = getLogger('mapproxy.system');
-
-/** `[HOST:]PORT` -> host and port; MapProxy's default host is localhost. */
-export function parseBind(bind: string): { hostname: string; port: number } {
-  const m = /^(?:\[?([^\]]*?)\]?:)?(\d{1,5})$/.exec(bind.trim());
-  if (!m || Number(m[2]) > 65535) throw new Error(`invalid bind address '${bind}': expected [HOST:]PORT`);
-  return { hostname: m[1] || 'localhost', port: Number(m[2]) };
-}
 
 /** Run the development server until killed; returns an exit code when it cannot start. */
 export async function runServeDevelop(opts: { config?: string; bind: string; debug: boolean; trustedProxies?: string; adminBind?: string }): Promise<number> {

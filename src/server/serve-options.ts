@@ -2,7 +2,6 @@
 import * as os from 'node:os';
 import type { LogLevel } from '../log/logger.ts';
 import type { ListenTarget } from '../runtime/listen.ts';
-import { parseBind } from './serve-develop.ts';
 
 /** A public address: TCP host and port, or a UNIX socket path. */
 export type Bind = { kind: 'tcp'; hostname: string; port: number } | { kind: 'unix'; path: string };
@@ -121,3 +120,13 @@ export function parseCount(name: string, s: string, opts: { integer?: boolean; m
   }
   return n;
 }
+
+/** `[HOST:]PORT` -> host and port; MapProxy's default host is localhost. */
+export function parseBind(bind: string): { hostname: string; port: number } {
+  const m = /^(?:\[?([^\]]*?)\]?:)?(\d{1,5})$/.exec(bind.trim());
+  if (!m || Number(m[2]) > 65535) throw new Error(`invalid bind address '${bind}': expected [HOST:]PORT`);
+  return { hostname: m[1] || 'localhost', port: Number(m[2]) };
+}
+
+/** Default address of `mapproxy renderd` (loopback: the protocol has no authentication). */
+export const DEFAULT_RENDERD_BIND = '127.0.0.1:8191';

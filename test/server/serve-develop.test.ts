@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { startProxy, type TestProxy } from '../helpers/proxy-server.ts';
-import { parseBind } from '../../src/server/serve-develop.ts';
+import { parseBind } from '../../src/server/serve-options.ts';
 import { VERSION } from '../../src/version.ts';
 
 const root = path.resolve(import.meta.dir, '../..');

@@ -13,7 +13,7 @@ import { ConfigError } from '../../errors.ts';
 import { DEFAULT_JOB_OPTIONS } from '../../render/job-tasks.ts';
 import type { ReseedSpec, RunnerContext } from '../../render/job-runner.ts';
 import { loadSeedConf } from '../../seed/seed-config.ts';
-import { parseDuration } from '../../seed/run-seed.ts';
+import { parseDuration } from '../../seed/usage.ts';
 
 /** Environment variable with the admin token, when the config has none. */
 export const TOKEN_ENV = 'MAPPROXY_ADMIN_TOKEN';
