@@ -17,8 +17,9 @@ import type { WorkerSpec } from './serve-options.ts';
 import { guardHandler, type GuardedHandler } from './worker-handler.ts';
 import { JobRunner } from '../render/job-runner.ts';
 import { selfCommand } from '../runtime/self-command.ts';
-import { runnerContext } from '../service/admin/admin-config.ts';
+import { checkAdminConfig, runnerContext } from '../service/admin/admin-config.ts';
 import { createAdminHandler } from '../service/admin/admin-service.ts';
+import { ConfigError } from '../errors.ts';
 
 const log = getLogger('mapproxy.system');
 
@@ -29,7 +30,13 @@ const CHANNEL_FD = 3;
 export const BOOT_FAILURE = 3;
 
 /** A message from a worker to the supervisor, one JSON object per line on fd 3. */
-export type WorkerMessage = { t: 'ready' } | { t: 'beat' } | { t: 'retire'; requests: number } | { t: 'metrics'; m: MetricsSnapshot };
+export type WorkerMessage =
+  | { t: 'ready'; warnings?: string[] }
+  /** Sent instead of logging when the worker cannot boot; config: the config (not e.g. the address) is the problem. */
+  | { t: 'failed'; message: string; config: boolean }
+  | { t: 'beat' }
+  | { t: 'retire'; requests: number }
+  | { t: 'metrics'; m: MetricsSnapshot };
 
 /** Milliseconds between metric snapshots (sent only when a figure moved): how stale the group's /metrics may be. */
 const METRICS_INTERVAL_MS = 250;
@@ -95,6 +102,9 @@ export async function runWorker(spec: WorkerSpec): Promise<void> {
   let guarded: GuardedHandler;
   let adminGuarded: GuardedHandler | undefined;
   let runner: JobRunner | undefined;
+  // the supervisor leaves the config to its workers: a problem with it is ours to report
+  let configProblem = true;
+  let warnings: string[] = [];
   try {
     if (logConfigError) throw logConfigError;
     // no reloader: the supervisor replaces workers on SIGHUP
@@ -103,6 +113,11 @@ export async function runWorker(spec: WorkerSpec): Promise<void> {
     const multi = spec.multiapp ? new MultiApp(spec.config, { allowListing: spec.multiapp.allowListing, trustedProxies, renderShare: spec.workers }) : undefined;
     // with --admin-bind the main addresses do not serve /admin
     const app = multi ? undefined : makeApp(spec.config, { trustedProxies, admin: !spec.adminSeparate, renderShare: spec.workers });
+    if (app) {
+      checkAdminConfig(app.proxy, { adminBind: spec.adminSeparate === true });
+      warnings = app.proxy.config.warnings.map(String);
+    }
+    configProblem = false;
     guarded = guardHandler(multi?.fetch ?? app!.fetch, { timeout: spec.timeout, keepalive: spec.keepalive, idleTimeout: idle, debug: spec.debug, accessLog, onRequest });
     if (spec.adminListen && app) {
       adminGuarded = guardHandler(createAdminHandler(() => app.proxy), { timeout: spec.timeout, keepalive: spec.keepalive, idleTimeout: idle, debug: spec.debug, accessLog });
@@ -124,7 +139,13 @@ export async function runWorker(spec: WorkerSpec): Promise<void> {
       }
     }
   } catch (e) {
-    log.error(`worker failed to boot: ${(e as Error).message}`);
+    const err = e as NodeJS.ErrnoException;
+    const message = configProblem && !(err instanceof ConfigError) && err.code !== 'ENOENT' ? `cannot load ${spec.config}: ${err.message}` : err.message;
+    try {
+      fs.writeSync(CHANNEL_FD, `${JSON.stringify({ t: 'failed', message, config: configProblem } satisfies WorkerMessage)}\n`);
+    } catch {
+      log.error(`worker failed to boot: ${message}`);
+    }
     await Promise.all(listeners.map((l) => l.stop(true)));
     return exit(BOOT_FAILURE);
   }
@@ -174,7 +195,7 @@ export async function runWorker(spec: WorkerSpec): Promise<void> {
     errorLog.reopen();
     accessLog?.out.reopen();
   });
-  send({ t: 'ready' });
+  send({ t: 'ready', warnings });
 }
 
 /** Time between switching to Connection: close and closing the listeners. */

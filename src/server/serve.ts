@@ -2,7 +2,10 @@
  * `mapproxy serve`: the production server (what gunicorn -w N does for
  * MapProxy). A supervisor process validates the config, owns the pid file and
  * the UNIX sockets, and runs N worker processes sharing the TCP ports
- * (SO_REUSEPORT). SIGTERM/SIGINT drain and exit, SIGHUP replaces all workers
+ * (SO_REUSEPORT). At startup the supervisor leaves loading the config to the
+ * workers (it never loads the config modules unless SIGHUP asks it to check
+ * a changed config), so the first tile is served one config load sooner; a
+ * config error a worker reports stops them all before they are announced. SIGTERM/SIGINT drain and exit, SIGHUP replaces all workers
  * after validating the config again, SIGUSR1 reopens the log files. The
  * supervisor also sums the workers' metrics, so /metrics covers the group.
  * `mapproxy serve-multiapp` is the same server over a directory of configs
@@ -12,8 +15,6 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { loadConfig } from '../config/loader.ts';
-import { buildProxy } from '../core/build-proxy.ts';
 import { ConfigError } from '../errors.ts';
 import { applyLogConfig } from '../log/log-config.ts';
 import { getLogger, setLogLevel, setLogSink } from '../log/logger.ts';
@@ -25,9 +26,7 @@ import { parseTrustedProxies } from './proxy-headers.ts';
 import { formatBind, type Bind, type ServeOptions } from './serve-options.ts';
 import { forwardUnix, type UnixForwarder } from './unix-forwarder.ts';
 import { MetricsGroup } from './metrics-group.ts';
-import { MultiApp } from './multiapp.ts';
-import { WorkerPool } from './workers.ts';
-import { checkAdminConfig } from '../service/admin/admin-config.ts';
+import { StartCheckError, WorkerPool } from './workers.ts';
 
 const log = getLogger('mapproxy.system');
 
@@ -64,11 +63,14 @@ export async function runServe(opts: ServeOptions): Promise<number> {
   }
   const verb = opts.multiapp ? 'serve-multiapp' : 'serve';
   const validate = () => (opts.multiapp ? validateDir(config) : validateConfig(config, adminBind));
-  const problem = validate();
-  if (problem) {
-    console.error(`error: ${problem}`);
-    if (opts.errorLog !== '-') log.error(problem);
-    return 2;
+  // a directory is only listed (its configs load on first use); a config is checked by the workers as they boot
+  if (opts.multiapp) {
+    const problem = await validate();
+    if (problem) {
+      console.error(`error: ${problem}`);
+      if (opts.errorLog !== '-') log.error(problem);
+      return 2;
+    }
   }
 
   const cleanups: (() => void)[] = [];
@@ -217,7 +219,7 @@ export async function runServe(opts: ServeOptions): Promise<number> {
       do {
         reloadAgain = false;
         log.info(`SIGHUP: reloading ${config}`);
-        const err = validate();
+        const err = await validate();
         if (err) {
           log.error(`configuration has errors, keeping the running workers: ${err}`);
           continue;
@@ -248,16 +250,30 @@ export async function runServe(opts: ServeOptions): Promise<number> {
     for (const [sig, h] of handlers) process.off(sig, h);
   });
 
-  log.info(`mapproxy-ts ${VERSION} ${verb} ${config} (supervisor pid ${process.pid})`);
+  const closeForwarders = async () => {
+    await Promise.all(forwarders.map((f) => f.stopAccepting()));
+    for (const f of forwarders.splice(0)) f.destroy();
+  };
   try {
     for (const b of unixBinds) forwarders.push(await forwardUnix(b.path, pool));
   } catch (e) {
-    await Promise.all(forwarders.map((f) => f.stopAccepting()));
+    await closeForwarders();
     return fail(`cannot listen on ${formatBind(unixBinds[forwarders.length])}: ${(e as Error).message}`);
   }
   try {
-    await pool.start();
+    await pool.start((warnings) => {
+      log.info(`mapproxy-ts ${VERSION} ${verb} ${config} (supervisor pid ${process.pid})`);
+      for (const w of warnings) log.warn(w);
+    });
   } catch (e) {
+    if (e instanceof StartCheckError) {
+      // as a config error found before any worker existed: the reason, exit code 2
+      await closeForwarders();
+      console.error(`error: ${e.message}`);
+      if (opts.errorLog !== '-') log.error(e.message);
+      cleanup();
+      return 2;
+    }
     if (!stopping) void shutdown(`cannot start: ${(e as Error).message}`, 1);
     return finished;
   }
@@ -289,7 +305,8 @@ function migrateHint(): boolean {
  * workers and a broken one breaks only its own /NAME/, so they are listed, not
  * checked. The error message, or undefined when fine.
  */
-function validateDir(dir: string): string | undefined {
+async function validateDir(dir: string): Promise<string | undefined> {
+  const { MultiApp } = await import('./multiapp.ts');
   try {
     const names = new MultiApp(dir).names();
     log.info(`${names.length} configuration(s) in ${dir}${names.length ? `: ${names.join(', ')}` : ''}`);
@@ -300,7 +317,8 @@ function validateDir(dir: string): string | undefined {
 }
 
 /** loadConfig + buildProxy, as every worker will; the error message, or undefined when fine. */
-function validateConfig(config: string, adminBind: boolean): string | undefined {
+async function validateConfig(config: string, adminBind: boolean): Promise<string | undefined> {
+  const [{ loadConfig }, { buildProxy }, { checkAdminConfig }] = await Promise.all([import('../config/loader.ts'), import('../core/build-proxy.ts'), import('../service/admin/admin-config.ts')]);
   try {
     const proxy = buildProxy(loadConfig(config));
     checkAdminConfig(proxy, { adminBind });

@@ -31,6 +31,9 @@ export function workerEnv(env: NodeJS.ProcessEnv, spec: WorkerSpec): NodeJS.Proc
   return { ...SERVE_ALLOCATOR_ENV, ...env, [WORKER_ENV]: JSON.stringify(spec) };
 }
 
+/** A worker of the first generation could not load the config: the problem, as the worker reported it. */
+export class StartCheckError extends Error {}
+
 /** Consecutive boot failures, with no worker serving, after which the pool gives up. */
 const MAX_BOOT_FAILURES = 5;
 /** First restart delay after a crash; doubles per crash within CRASH_WINDOW_MS. */
@@ -68,6 +71,8 @@ export class Worker {
   wantsRetire = false;
   /** Its replacement is being started. */
   retiring = false;
+  /** Why it could not boot, as it reported. */
+  bootError?: string;
   /** Resolves true when ready, false when it exits or times out first. */
   readonly ready: Promise<boolean>;
   /** Resolves when the process has exited. */
@@ -119,22 +124,58 @@ export class WorkerPool {
     this.watchdogTimer.unref();
   }
 
-  /** Boot the first generation; resolves when every slot serves, rejects when workers keep failing to boot. */
-  start(): Promise<void> {
+  /**
+   * Boot the first generation; resolves when every slot serves, rejects when
+   * workers keep failing to boot. The workers load the config themselves, so
+   * the supervisor need not: until the first of them is ready (or fails for a
+   * reason other than the config) the pool says nothing about them, and a
+   * worker reporting a config error stops them all unannounced and rejects
+   * with a StartCheckError, as if none had been started. `announce` runs once
+   * the config has proved loadable, before the pool's own messages.
+   */
+  start(announce?: (warnings: string[]) => void): Promise<void> {
     this.gen = ++this.seq;
     this.slots = new Array(this.opts.size).fill(undefined);
+    this.held = [];
+    this.announce = announce;
     return new Promise((resolve, reject) => {
-      const check = () => {
+      const allReady = () => {
         if (this.slots.every((w) => w?.state === 'ready')) resolve();
-        else if (this.closing) reject(new Error('shut down while starting'));
-        else this.readyWaiters.push(check);
+        else if (this.closing) {
+          // a config problem rejects once its workers are gone
+          if (!this.startProblem) reject(new Error('shut down while starting'));
+        } else this.readyWaiters.push(allReady);
       };
       this.startFailure = reject;
       for (let slot = 0; slot < this.opts.size; slot++) void this.fillSlot(slot);
-      this.readyWaiters.push(check);
+      this.readyWaiters.push(allReady);
     });
   }
   private startFailure?: (e: Error) => void;
+  private startProblem?: StartCheckError;
+  private announce?: (warnings: string[]) => void;
+  /** What the pool reports about the first generation until the config has a verdict. */
+  private held: (() => void)[] | undefined;
+
+  /** The first generation's config loaded (problem undefined) or not: say what was held back, or stop everything. */
+  private verdict(problem: string | undefined, warnings: string[] = []): void {
+    const held = this.held;
+    if (!held) return;
+    this.held = undefined;
+    if (problem !== undefined) {
+      const e = (this.startProblem = new StartCheckError(problem));
+      void this.shutdown().then(() => this.startFailure?.(e));
+      return;
+    }
+    this.announce?.(warnings);
+    for (const f of held) f();
+  }
+
+  /** Report now, or once the start check has passed. */
+  private report(f: () => void): void {
+    if (this.held) this.held.push(f);
+    else f();
+  }
 
   /**
    * Replace every worker: boot a new generation, wait until all of it is
@@ -236,7 +277,7 @@ export class WorkerPool {
     });
     const w = new Worker(child, slot, gen, socket);
     this.all.add(w);
-    log.info(`booting worker with pid ${w.pid}`);
+    this.report(() => log.info(`booting worker with pid ${w.pid}`));
     let buf = '';
     const channel = child.stdio[3] as NodeJS.ReadableStream | null;
     channel?.setEncoding('utf8');
@@ -278,9 +319,17 @@ export class WorkerPool {
       else setTimeout(retireMetrics, CHANNEL_DRAIN_MS).unref();
       this.onExit(w, code, sig);
     };
-    child.on('exit', onGone);
+    // a worker's last message (why it failed) arrives before its channel ends, maybe after its exit
+    child.on('exit', (code, sig) => {
+      if (!this.held || channelEnded) return onGone(code, sig);
+      const t = setTimeout(() => onGone(code, sig), CHANNEL_DRAIN_MS);
+      channel?.once('end', () => {
+        clearTimeout(t);
+        onGone(code, sig);
+      });
+    });
     child.on('error', (e) => {
-      log.error(`cannot start worker (${cmd}): ${e.message}`);
+      this.report(() => log.error(`cannot start worker (${cmd}): ${e.message}`));
       onGone(null, null);
     });
     return w;
@@ -289,11 +338,15 @@ export class WorkerPool {
   private onMessage(w: Worker, m: WorkerMessage): void {
     w.lastBeat = Date.now();
     if (m.t === 'ready' && w.state === 'booting') {
+      this.verdict(undefined, m.warnings);
       w.state = 'ready';
       w.settleReady(true);
       this.opts.metrics?.changed();
     } else if (m.t === 'metrics') {
       this.opts.metrics?.update(w, m.m);
+    } else if (m.t === 'failed') {
+      w.bootError = m.message;
+      this.verdict(m.config ? m.message : undefined);
     } else if (m.t === 'retire') {
       w.wantsRetire = true;
       this.maybeRetire(w);
@@ -352,12 +405,20 @@ export class WorkerPool {
     }
     if (w.gen !== this.gen) {
       // a worker of a generation being booted by reload(); reload() reports it
-      log.error(`new worker ${w.pid} exited during reload (${how})`);
+      log.error(`new worker ${w.pid} exited during reload (${how})${w.bootError ? `: ${w.bootError}` : ''}`);
       return;
     }
+    // gone without a word about the config: not a config problem
+    this.verdict(undefined);
+    this.afterExit(w, prev, how);
+  }
+
+  /** A worker of the serving generation is gone: free its slot and restart it, or give up when none ever boots. */
+  private afterExit(w: Worker, prev: Worker['state'], how: string): void {
+    if (this.closing) return;
     if (this.slots[w.slot] === w) this.slots[w.slot] = undefined;
     if (prev === 'booting') this.bootFailures++;
-    log.error(`worker ${w.pid} ${prev === 'booting' ? 'failed to boot' : 'died'} (${how})`);
+    log.error(`worker ${w.pid} ${prev === 'booting' ? 'failed to boot' : 'died'} (${how})${w.bootError ? `: ${w.bootError}` : ''}`);
     const serving = this.slots.some((s) => s?.state === 'ready');
     if (!serving && this.bootFailures >= MAX_BOOT_FAILURES) {
       const reason = `workers failed to boot ${this.bootFailures} times in a row, giving up`;

@@ -304,17 +304,59 @@ describe('mapproxy serve --max-requests, --keepalive', () => {
 });
 
 describe('mapproxy serve startup errors', () => {
-  test('a broken config exits with code 2 and the ConfigError, before starting workers', () => {
+  test('a broken config exits with code 2 and the ConfigError; its workers are stopped unannounced', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-serve-bad-'));
     try {
       const file = path.join(dir, 'mapproxy.yaml');
+      const pidFile = path.join(dir, 'mapproxy.pid');
+      const sock = path.join(dir, 'mapproxy.sock');
       fs.writeFileSync(file, config('http://127.0.0.1:9', 'T').replace('sources: [debug]', 'sources: [osm_tile]'));
-      const r = spawnSync(process.execPath, [cli, 'serve', file, '-b', '127.0.0.1:0', '-w', '2'], { cwd: dir, encoding: 'utf8', timeout: 20_000 });
+      const args = [cli, 'serve', file, '-b', '127.0.0.1:0', '-b', `unix:${sock}`, '-w', '2', '--pid-file', pidFile, '--log-level', 'debug'];
+      const r = spawnSync(process.execPath, args, { cwd: dir, encoding: 'utf8', timeout: 20_000 });
       expect(r.status).toBe(2);
-      expect(r.stderr).toMatch(/mapproxy\.yaml:\d+: caches\.osm_cache\.sources\[0\]: unknown source 'osm_tile'/);
-      expect(r.stderr).not.toMatch(/booting worker/);
+      // once, as the supervisor's verdict, not once per worker
+      expect(r.stderr.match(/mapproxy\.yaml:\d+: caches\.osm_cache\.sources\[0\]: unknown source 'osm_tile'/g)).toHaveLength(1);
+      expect(r.stderr).not.toMatch(/booting worker|failed to boot|restarting worker|listening at/);
       expect(r.stderr).not.toMatch(/^\s+at /m);
+      // the workers that found the problem are gone before the supervisor exits, and so are its files
+      const pids = [...r.stderr.matchAll(/worker (\d+) exited/g)].map((m) => Number(m[1]));
+      expect(pids).toHaveLength(2);
+      for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
+      expect(fs.existsSync(pidFile)).toBe(false);
+      expect(fs.existsSync(sock)).toBe(false);
     } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 20_000);
+
+  test('services.admin without a token on the public address exits with code 2', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-serve-admin-'));
+    try {
+      const file = path.join(dir, 'mapproxy.yaml');
+      fs.writeFileSync(file, config('http://127.0.0.1:9', 'T').replace('services:\n', 'services:\n  admin: {}\n'));
+      const r = spawnSync(process.execPath, [cli, 'serve', file, '-b', '127.0.0.1:0', '-w', '2'], { cwd: dir, encoding: 'utf8', timeout: 20_000, env: { ...process.env, MAPPROXY_ADMIN_TOKEN: '' } });
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(/mapproxy\.yaml:\d+: services\.admin: the seeding API needs 'token' or 'token_file'/);
+      expect(r.stderr).not.toMatch(/booting worker/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 20_000);
+
+  test('a config warning is logged once, after the startup line', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mp-serve-warn-'));
+    let mp: Served | undefined;
+    try {
+      const file = path.join(dir, 'mapproxy.yaml');
+      fs.writeFileSync(file, config('http://127.0.0.1:9', 'T').replace('    sources: [debug]\n', '    sources: [debug]\n    colour: red\n'));
+      mp = startServe([file, '-b', '127.0.0.1:0', '-w', '2'], dir);
+      expect(await mp.waitForLog(/listening at/, 15_000)).toBe(true);
+      const log = mp.log();
+      expect(log.match(/mapproxy\.yaml:\d+: caches\.osm_cache\.colour: unknown 'colour' in caches\.osm_cache/g)).toHaveLength(1);
+      expect(log.indexOf("unknown 'colour'")).toBeGreaterThan(log.indexOf('(supervisor pid'));
+      expect(log.indexOf("unknown 'colour'")).toBeLessThan(log.indexOf('booting worker'));
+    } finally {
+      if (mp) killGroup(mp.pid);
       fs.rmSync(dir, { recursive: true, force: true });
     }
   }, 20_000);
