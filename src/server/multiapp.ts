@@ -13,6 +13,7 @@ import { xmlEscape } from '../util/py-format.ts';
 import type { FetchHandler, HandlerOptions } from './app.ts';
 import { forwardedRequest, parseTrustedProxies, type PeerAddress } from './proxy-headers.ts';
 import { fileStamps, makeApp, type MapProxyApp } from './reloading-app.ts';
+import { checkConfigDir, CONFIG_NAME_RE, configNames } from './config-dir.ts';
 
 const log = getLogger('mapproxy.multiapp');
 
@@ -37,8 +38,6 @@ interface Loaded {
   checked: number;
 }
 
-const NAME_RE = /^[A-Za-z0-9_-]+$/;
-
 /** One handler for a directory of configs. */
 export class MultiApp {
   private loaded = new Map<string, Loaded>();
@@ -49,18 +48,14 @@ export class MultiApp {
     readonly dir: string,
     readonly opts: MultiAppOptions = {},
   ) {
-    if (!fs.statSync(dir).isDirectory()) throw new Error(`${dir} is not a directory`);
+    checkConfigDir(dir);
     this.trusted = opts.trustedProxies ?? parseTrustedProxies();
     this.fetch = (req, peer) => this.handle(req, peer);
   }
 
   /** Names of the configs in the directory (NAME.yaml with a valid NAME), sorted. */
   names(): string[] {
-    return fs
-      .readdirSync(this.dir)
-      .filter((f) => f.endsWith('.yaml') && NAME_RE.test(f.slice(0, -5)))
-      .map((f) => f.slice(0, -5))
-      .sort();
+    return configNames(this.dir);
   }
 
   private async handle(req: Request, peer?: PeerAddress): Promise<Response> {
@@ -73,7 +68,7 @@ export class MultiApp {
       if (!this.opts.allowListing) return text(404, 'not found');
       return new Response(this.index(req), { headers: { 'Content-Type': 'text/html; charset=utf-8' } });
     }
-    if (!NAME_RE.test(name)) return text(404, `not found: the config name may only contain A-Z, a-z, 0-9, _ and -`);
+    if (!CONFIG_NAME_RE.test(name)) return text(404, `not found: the config name may only contain A-Z, a-z, 0-9, _ and -`);
     if (m?.[2] === undefined) {
       // /metrics and /healthz of the server itself, unless a config takes the name (its /NAME/ is never shadowed)
       if ((name === 'metrics' || name === 'healthz') && !fs.existsSync(path.join(this.dir, `${name}.yaml`))) return this.own(name);

@@ -27,6 +27,7 @@ import { formatBind, type Bind, type ServeOptions } from './serve-options.ts';
 import { forwardUnix, type UnixForwarder } from './unix-forwarder.ts';
 import { MetricsGroup } from './metrics-group.ts';
 import { StartCheckError, WorkerPool } from './workers.ts';
+import { checkConfigDir, configNames } from './config-dir.ts';
 
 const log = getLogger('mapproxy.system');
 
@@ -65,7 +66,7 @@ export async function runServe(opts: ServeOptions): Promise<number> {
   const validate = () => (opts.multiapp ? validateDir(config) : validateConfig(config, adminBind));
   // a directory is only listed (its configs load on first use); a config is checked by the workers as they boot
   if (opts.multiapp) {
-    const problem = await validate();
+    const problem = validateDir(config);
     if (problem) {
       console.error(`error: ${problem}`);
       if (opts.errorLog !== '-') log.error(problem);
@@ -305,10 +306,10 @@ function migrateHint(): boolean {
  * workers and a broken one breaks only its own /NAME/, so they are listed, not
  * checked. The error message, or undefined when fine.
  */
-async function validateDir(dir: string): Promise<string | undefined> {
-  const { MultiApp } = await import('./multiapp.ts');
+function validateDir(dir: string): string | undefined {
   try {
-    const names = new MultiApp(dir).names();
+    checkConfigDir(dir);
+    const names = configNames(dir);
     log.info(`${names.length} configuration(s) in ${dir}${names.length ? `: ${names.join(', ')}` : ''}`);
     return undefined;
   } catch (e) {
