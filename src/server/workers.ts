@@ -171,7 +171,7 @@ export class WorkerPool {
     for (const f of held) f();
   }
 
-  /** Report now, or once the start check has passed. */
+  /** Report now, or once the first generation's config has its verdict. */
   private report(f: () => void): void {
     if (this.held) this.held.push(f);
     else f();
@@ -410,12 +410,6 @@ export class WorkerPool {
     }
     // gone without a word about the config: not a config problem
     this.verdict(undefined);
-    this.afterExit(w, prev, how);
-  }
-
-  /** A worker of the serving generation is gone: free its slot and restart it, or give up when none ever boots. */
-  private afterExit(w: Worker, prev: Worker['state'], how: string): void {
-    if (this.closing) return;
     if (this.slots[w.slot] === w) this.slots[w.slot] = undefined;
     if (prev === 'booting') this.bootFailures++;
     log.error(`worker ${w.pid} ${prev === 'booting' ? 'failed to boot' : 'died'} (${how})${w.bootError ? `: ${w.bootError}` : ''}`);
