@@ -1,5 +1,6 @@
 /** The options of `mapproxy serve` and of its worker processes, with parsing and checks. */
 import * as os from 'node:os';
+import { ConfigError } from '../errors.ts';
 import type { LogLevel } from '../log/logger.ts';
 import type { ListenTarget } from '../runtime/listen.ts';
 
@@ -130,3 +131,9 @@ export function parseBind(bind: string): { hostname: string; port: number } {
 
 /** Default address of `mapproxy renderd` (loopback: the protocol has no authentication). */
 export const DEFAULT_RENDERD_BIND = '127.0.0.1:8191';
+
+/** What serve reports when config could not be loaded: a ConfigError or a missing file as it is, anything else with the file named. */
+export function configLoadProblem(config: string, e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  return err instanceof ConfigError || err?.code === 'ENOENT' ? err.message : `cannot load ${config}: ${err?.message ?? err}`;
+}

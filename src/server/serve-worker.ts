@@ -13,13 +13,12 @@ import { parseTrustedProxies } from './proxy-headers.ts';
 import { makeApp } from './reloading-app.ts';
 import { MultiApp } from './multiapp.ts';
 import { metricsVersion, snapshotMetrics, useGroupMetrics, type MetricsSnapshot } from '../util/metrics.ts';
-import type { WorkerSpec } from './serve-options.ts';
+import { configLoadProblem, type WorkerSpec } from './serve-options.ts';
 import { guardHandler, type GuardedHandler } from './worker-handler.ts';
 import { JobRunner } from '../render/job-runner.ts';
 import { selfCommand } from '../runtime/self-command.ts';
 import { checkAdminConfig, runnerContext } from '../service/admin/admin-config.ts';
 import { createAdminHandler } from '../service/admin/admin-service.ts';
-import { ConfigError } from '../errors.ts';
 
 const log = getLogger('mapproxy.system');
 
@@ -139,8 +138,7 @@ export async function runWorker(spec: WorkerSpec): Promise<void> {
       }
     }
   } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    const message = configProblem && !(err instanceof ConfigError) && err.code !== 'ENOENT' ? `cannot load ${spec.config}: ${err.message}` : err.message;
+    const message = configProblem ? configLoadProblem(spec.config, e) : (e as Error).message;
     try {
       fs.writeSync(CHANNEL_FD, `${JSON.stringify({ t: 'failed', message, config: configProblem } satisfies WorkerMessage)}\n`);
     } catch {

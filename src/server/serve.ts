@@ -15,7 +15,6 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ConfigError } from '../errors.ts';
 import { applyLogConfig } from '../log/log-config.ts';
 import { getLogger, setLogLevel, setLogSink } from '../log/logger.ts';
 import type { ListenTarget } from '../runtime/listen.ts';
@@ -23,7 +22,7 @@ import { selfCommand } from '../runtime/self-command.ts';
 import { VERSION } from '../version.ts';
 import { errorLogSink, LogFile } from './log-output.ts';
 import { parseTrustedProxies } from './proxy-headers.ts';
-import { formatBind, type Bind, type ServeOptions } from './serve-options.ts';
+import { configLoadProblem, formatBind, type Bind, type ServeOptions } from './serve-options.ts';
 import { forwardUnix, type UnixForwarder } from './unix-forwarder.ts';
 import { MetricsGroup } from './metrics-group.ts';
 import { StartCheckError, WorkerPool } from './workers.ts';
@@ -326,8 +325,7 @@ async function validateConfig(config: string, adminBind: boolean): Promise<strin
     for (const w of proxy.config.warnings) log.warn(String(w));
     return undefined;
   } catch (e) {
-    if (e instanceof ConfigError || (e as NodeJS.ErrnoException).code === 'ENOENT') return (e as Error).message;
-    return `cannot load ${config}: ${(e as Error).message}`;
+    return configLoadProblem(config, e);
   }
 }
 
