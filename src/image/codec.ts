@@ -10,9 +10,10 @@
 
 import { rasterToBmp } from './bmp.ts';
 import { sniffImageFormat } from './format.ts';
-import { decodePng, decodePngDirect, pngColorType } from './png-decode.ts';
+import { decodePng, decodePngDirect, decodePngInto, pngColorType, type ClipRect } from './png-decode.ts';
 import { encodePng } from './png-encode.ts';
 import type { Raster } from './raster.ts';
+import { copyRect } from './resample.ts';
 import { defaultCodecBackend, nativeTranscoder, type CodecBackend } from '../runtime/runtime.ts';
 
 export { mimeOf, sniffImageFormat, type ImageFormat, type SniffedFormat } from './format.ts';
@@ -105,6 +106,30 @@ export async function decodeImage(bytes: Uint8Array): Promise<Raster> {
     default:
       throw new Error(`cannot decode ${format ?? 'unknown'} images on ${codecBackend()} codecs`);
   }
+}
+
+/**
+ * Decodes image bytes into `dst` with the image's top-left at (x, y),
+ * writing only inside `clip` (dst coordinates x0, y0, x1, y1, end
+ * exclusive): how cached tiles are stitched. Paletted and grey PNGs on the
+ * native backend are written in place; everything else is decoded by
+ * decodeImage and copied.
+ */
+export async function decodeImageInto(bytes: Uint8Array, dst: Raster, x: number, y: number, clip: ClipRect): Promise<void> {
+  if (
+    directPngDecode && codecBackend() === 'native' && nativeTranscoder() &&
+    sniffImageFormat(bytes) === 'png' && DIRECT_COLOR_TYPES.has(pngColorType(bytes) ?? -1)
+  ) {
+    try {
+      if (decodePngInto(bytes, dst, x, y, clip)) return;
+    } catch {
+      // fall through: decodeImage decodes it natively, or says why it cannot
+    }
+  }
+  const r = await decodeImage(bytes);
+  const x0 = Math.max(x, clip[0]);
+  const y0 = Math.max(y, clip[1]);
+  copyRect(r, dst, x0 - x, y0 - y, x0, y0, Math.min(x + r.width, clip[2]) - x0, Math.min(y + r.height, clip[3]) - y0);
 }
 
 function clampInt(v: number, lo: number, hi: number): number {

@@ -13,7 +13,7 @@
 //    complete non-interlaced PNG decoder.
 
 import { inflateSync } from 'node:zlib';
-import type { Raster } from './raster.ts';
+import { createRaster, type Raster } from './raster.ts';
 
 const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
@@ -55,8 +55,8 @@ export async function decodePng(bytes: Uint8Array): Promise<Raster> {
   const raw = inflate(c.idat);
   if (raw.length < (stride + 1) * h.height) throw new Error('PNG image data is truncated');
   if (h.bitDepth <= 8) {
-    const r = expand(raw, h, stride, bpp, c.palette, c.trns);
-    if (r) return r;
+    const r = createRaster(h.width, h.height);
+    if (expandInto(raw, h, stride, bpp, c.palette, c.trns, r, 0, 0, FULL)) return r;
     throw new Error('PNG palette index out of range');
   }
   unfilterInPlace(raw, h.height, stride, bpp);
@@ -71,18 +71,51 @@ export async function decodePng(bytes: Uint8Array): Promise<Raster> {
  * Bun.Image, it ignores gAMA, cHRM, sBIT and ICC profiles (tested).
  */
 export function decodePngDirect(bytes: Uint8Array): Raster | undefined {
+  const c = directChunks(bytes);
+  if (!c) return undefined;
+  const out = createRaster(c.header.width, c.header.height);
+  return decodeChunksInto(c, out, 0, 0, FULL) ? out : undefined;
+}
+
+/**
+ * decodePngDirect writing into `dst` instead, with the image's top-left at
+ * (x, y): only pixels inside both `dst` and `clip` (x0, y0, x1, y1 in dst
+ * coordinates, end exclusive) are written, and rows below the clip are not
+ * even unfiltered. Stitching cached tiles this way skips a tile-sized
+ * allocation and copy per tile, and the parts of tiles a request never
+ * reads. False, with `dst` perhaps partly written, for the PNGs
+ * decodePngDirect declines.
+ */
+export function decodePngInto(bytes: Uint8Array, dst: Raster, x: number, y: number, clip: ClipRect = FULL): boolean {
+  const c = directChunks(bytes);
+  return c !== undefined && decodeChunksInto(c, dst, x, y, clip);
+}
+
+/** A rectangle x0, y0, x1, y1 (end exclusive). */
+export type ClipRect = readonly [number, number, number, number];
+
+const FULL: ClipRect = [-Infinity, -Infinity, Infinity, Infinity];
+
+/** The chunks of a PNG the direct reader handles, else undefined. */
+function directChunks(bytes: Uint8Array): Chunks | undefined {
   const c = readChunks(bytes);
   const h = c.header;
   if (h.interlace !== 0 || h.bitDepth > 8 || h.width === 0 || h.height === 0) return undefined;
-  const channels = CHANNELS[h.colorType];
-  if (channels === undefined) return undefined;
+  if (CHANNELS[h.colorType] === undefined) return undefined;
   if (h.colorType !== 0 && h.colorType !== 3 && h.bitDepth !== 8) return undefined;
   if (h.colorType === 3 && !c.palette) return undefined;
+  return c;
+}
+
+function decodeChunksInto(c: Chunks, dst: Raster, x: number, y: number, clip: ClipRect): boolean {
+  if (dst.data.byteOffset % 4 !== 0) return false;
+  const h = c.header;
+  const channels = CHANNELS[h.colorType];
   const bpp = Math.max(1, (channels * h.bitDepth) >> 3);
   const stride = (h.width * channels * h.bitDepth + 7) >> 3;
   const raw = inflate(c.idat);
-  if (raw.length < (stride + 1) * h.height) return undefined;
-  return expand(raw, h, stride, bpp, c.palette, c.trns);
+  if (raw.length < (stride + 1) * h.height) return false;
+  return expandInto(raw, h, stride, bpp, c.palette, c.trns, dst, x, y, clip);
 }
 
 /** The colour type in the IHDR (always the first chunk), or undefined when it is not there. */
@@ -306,22 +339,41 @@ function pack(r: number, g: number, b: number, a: number): number {
 }
 
 /**
- * Unfilters and converts 8-bit-or-less samples to RGBA in one pass over the
- * rows, writing the output once. Undefined when a palette index is out of range.
+ * Unfilters and converts 8-bit-or-less samples to RGBA, writing each output
+ * pixel once, straight into `dst` at (x, y) within `clip`. False when a
+ * palette index is out of range.
  */
-function expand(raw: Uint8Array, h: Header, stride: number, bpp: number, palette?: Uint8Array, trns?: Uint8Array): Raster | undefined {
+function expandInto(
+  raw: Uint8Array, h: Header, stride: number, bpp: number, palette: Uint8Array | undefined, trns: Uint8Array | undefined,
+  dst: Raster, x: number, y: number, clip: ClipRect,
+): boolean {
   const { width, height, bitDepth, colorType } = h;
-  const out = new Uint8ClampedArray(width * height * 4);
-  const o8 = new Uint8Array(out.buffer);
+  const dw = dst.width;
+  // The part of the image that lands inside dst and the clip, in image coordinates.
+  const u0 = Math.max(0, Math.max(0, clip[0]) - x);
+  const v0 = Math.max(0, Math.max(0, clip[1]) - y);
+  const u1 = Math.min(width, Math.min(dw, clip[2]) - x);
+  const v1 = Math.min(height, Math.min(dst.height, clip[3]) - y);
+  if (u0 >= u1 || v0 >= v1) return true;
+  const o8 = new Uint8Array(dst.data.buffer, dst.data.byteOffset, dst.data.byteLength);
   const line = stride + 1;
   if (colorType === 6) {
-    // Unfiltering writes the output directly: its rows are the scanlines.
-    for (let y = 0; y < height; y++) {
-      unfilterRow(raw, o8, y * line + 1, y * stride, y > 0 ? (y - 1) * stride : -1, stride, bpp, raw[y * line]);
+    if (u0 === 0 && v0 === 0 && u1 === width) {
+      // Whole rows from the top: unfiltering writes the output directly.
+      for (let v = 0; v < v1; v++) {
+        const d = ((y + v) * dw + x) * 4;
+        unfilterRow(raw, o8, v * line + 1, d, v > 0 ? d - dw * 4 : -1, stride, bpp, raw[v * line]);
+      }
+      return true;
     }
-    return { width, height, data: out };
+    unfilterInPlace(raw, v1, stride, bpp);
+    for (let v = v0; v < v1; v++) {
+      const s = v * line + 1;
+      o8.set(raw.subarray(s + u0 * 4, s + u1 * 4), ((y + v) * dw + x + u0) * 4);
+    }
+    return true;
   }
-  unfilterInPlace(raw, height, stride, bpp);
+  unfilterInPlace(raw, v1, stride, bpp);
   if (colorType === 3 || colorType === 0) {
     // Palette and grey both map a sample (0..2^depth-1) to a colour: one table lookup a pixel.
     const lut = new Int32Array(256);
@@ -340,43 +392,41 @@ function expand(raw: Uint8Array, h: Header, stride: number, bpp: number, palette
         lut[i] = pack(g, g, g, i === key ? 0 : 255);
       }
     }
-    const o32 = new Int32Array(out.buffer);
+    const o32 = new Int32Array(dst.data.buffer, dst.data.byteOffset, dst.width * dst.height);
     if (bitDepth === 8) {
-      for (let y = 0; y < height; y++) {
-        const s = y * line + 1;
-        const d = y * width;
-        for (let x = 0; x < width; x++) {
-          const idx = raw[s + x];
-          if (idx >= n) return undefined;
-          o32[d + x] = lut[idx];
+      for (let v = v0; v < v1; v++) {
+        const s = v * line + 1;
+        const d = (y + v) * dw + x;
+        for (let u = u0; u < u1; u++) {
+          const idx = raw[s + u];
+          if (idx >= n) return false;
+          o32[d + u] = lut[idx];
         }
       }
     } else {
       const mask = (1 << bitDepth) - 1;
-      for (let y = 0; y < height; y++) {
-        const d = y * width;
-        let x = 0;
-        for (let s = y * line + 1; x < width; s++) {
-          const byte = raw[s];
-          for (let shift = 8 - bitDepth; shift >= 0 && x < width; shift -= bitDepth, x++) {
-            const idx = (byte >> shift) & mask;
-            if (idx >= n) return undefined;
-            o32[d + x] = lut[idx];
-          }
+      for (let v = v0; v < v1; v++) {
+        const s = v * line + 1;
+        const d = (y + v) * dw + x;
+        for (let u = u0; u < u1; u++) {
+          const bit = u * bitDepth;
+          const idx = (raw[s + (bit >> 3)] >> (8 - bitDepth - (bit & 7))) & mask;
+          if (idx >= n) return false;
+          o32[d + u] = lut[idx];
         }
       }
     }
-    return { width, height, data: out };
+    return true;
   }
   if (colorType === 2) {
     const key = trns && trns.length >= 6;
     const kr = key ? (trns![0] << 8) | trns![1] : -1;
     const kg = key ? (trns![2] << 8) | trns![3] : -1;
     const kb = key ? (trns![4] << 8) | trns![5] : -1;
-    for (let y = 0; y < height; y++) {
-      let s = y * line + 1;
-      let d = y * width * 4;
-      for (let x = 0; x < width; x++, s += 3, d += 4) {
+    for (let v = v0; v < v1; v++) {
+      let s = v * line + 1 + u0 * 3;
+      let d = ((y + v) * dw + x + u0) * 4;
+      for (let u = u0; u < u1; u++, s += 3, d += 4) {
         const r = raw[s], g = raw[s + 1], b = raw[s + 2];
         o8[d] = r;
         o8[d + 1] = g;
@@ -384,22 +434,21 @@ function expand(raw: Uint8Array, h: Header, stride: number, bpp: number, palette
         o8[d + 3] = r === kr && g === kg && b === kb ? 0 : 255;
       }
     }
-    return { width, height, data: out };
+    return true;
   }
   // colorType 4: grey + alpha
-  for (let y = 0; y < height; y++) {
-    let s = y * line + 1;
-    let d = y * width * 4;
-    for (let x = 0; x < width; x++, s += 2, d += 4) {
+  for (let v = v0; v < v1; v++) {
+    let s = v * line + 1 + u0 * 2;
+    let d = ((y + v) * dw + x + u0) * 4;
+    for (let u = u0; u < u1; u++, s += 2, d += 4) {
       const g = raw[s];
       o8[d] = o8[d + 1] = o8[d + 2] = g;
       o8[d + 3] = raw[s + 1];
     }
   }
-  return { width, height, data: out };
+  return true;
 }
 
-/** 16-bit samples (already unfiltered) to 8-bit RGBA: the high byte of each, tRNS against the full value. */
 function toRgba16(raw: Uint8Array, h: Header, stride: number, trns?: Uint8Array): Raster {
   const { width, height, colorType } = h;
   const out = new Uint8ClampedArray(width * height * 4);

@@ -115,6 +115,30 @@ export function transformExtent(
 }
 
 /**
+ * The source pixels transformExtent reads for this request, as x0, y0, x1, y1
+ * (end exclusive) of a srcW x srcH source: the sample centres' span plus the
+ * bicubic reach and `margin` pixels, clamped to the source. Handing
+ * transformExtent only that window (with its bbox) gives the same pixels;
+ * callers that assemble the source from tiles skip the rest. The whole
+ * source when the request does not map into it.
+ */
+export function extentSourceWindow(
+  srcW: number, srcH: number, srcBbox: Bbox, dstBbox: Bbox, dstSize: readonly [number, number], margin = 2,
+): [number, number, number, number] {
+  const span = (n: number, off: number, scale: number, size: number): [number, number] => {
+    const first = Math.floor(off + 0.5 * scale - 0.5) - 1 - margin;
+    const last = Math.floor(off + (n - 0.5) * scale - 0.5) + 3 + margin;
+    if (!(first < size && last > 0 && first < last)) return [0, size];
+    return [Math.max(0, first), Math.min(size, last)];
+  };
+  const resX = (srcBbox[2] - srcBbox[0]) / srcW;
+  const resY = (srcBbox[3] - srcBbox[1]) / srcH;
+  const [x0, x1] = span(dstSize[0], (dstBbox[0] - srcBbox[0]) / resX, (dstBbox[2] - dstBbox[0]) / dstSize[0] / resX, srcW);
+  const [y0, y1] = span(dstSize[1], (srcBbox[3] - dstBbox[3]) / resY, (dstBbox[3] - dstBbox[1]) / dstSize[1] / resY, srcH);
+  return [x0, y0, x1, y1];
+}
+
+/**
  * Per-axis sampling table of an extent transform: for destination index i in
  * [first, end) (the samples whose centre lies inside the source) the k clamped
  * source indices idx[i*k..] and their weights, as doubles (wf) and as

@@ -7,10 +7,10 @@
 import { RequestError } from '../errors.ts';
 import { GridError, NoTilesError, type TileGrid, type TileCoord } from '../grid/tile-grid.ts';
 import type { TileManager, Tile } from '../cache/tile-manager.ts';
-import { decodeImage } from '../image/codec.ts';
+import { decodeImageInto } from '../image/codec.ts';
+import type { ClipRect } from '../image/png-decode.ts';
 import { createRaster, type Raster } from '../image/raster.ts';
-import { pasteRaster, transformExtent, type ResamplingMethod } from '../image/resample.ts';
-import { stitchTiles } from '../image/stitch.ts';
+import { extentSourceWindow, pasteRaster, transformExtent, type ResamplingMethod } from '../image/resample.ts';
 import { reprojectRaster } from '../image/transform.ts';
 import { isSameSrs, preferredSource, type PreferredSrc, type Srs } from '../srs/srs.ts';
 import type { Bbox } from '../srs/types.ts';
@@ -135,23 +135,44 @@ export class CacheMapLayer implements Source {
     const tiles = await tm.getTiles(coords);
     if (tiles.every((t) => !t)) return undefined;
     const [tw, th] = g.tileSize;
-    const rasters = await Promise.all(tiles.map((t) => (t ? decodeTile(t) : null)));
-    const stitched = cols === 1 && rows === 1 && rasters[0] ? rasters[0] : stitchTiles(rasters, cols, rows, tw, th);
     const cacheable = tiles.every((t) => !t || t.cacheable);
     const srcBbox: Bbox = affected.bbox;
-    const raster = isSameSrs(g.srs, q.srs)
-      ? transformExtent(stitched, srcBbox, q.bbox, q.size, this.opts.resampling)
+    const sameSrs = isSameSrs(g.srs, q.srs);
+    // The stitched image is only the part of the tiles the scaling reads;
+    // reprojection gets all of them.
+    const [wx0, wy0, wx1, wy1] = sameSrs
+      ? extentSourceWindow(cols * tw, rows * th, srcBbox, q.bbox, q.size)
+      : [0, 0, cols * tw, rows * th];
+    const stitched = createRaster(wx1 - wx0, wy1 - wy0);
+    await Promise.all(tiles.map((t, i) => {
+      if (!t) return undefined;
+      // A tile of the wrong size is clipped to its cell, as stitchTiles does.
+      const x = (i % cols) * tw - wx0;
+      const y = Math.floor(i / cols) * th - wy0;
+      if (x >= stitched.width || y >= stitched.height || x + tw <= 0 || y + th <= 0) return undefined;
+      return decodeTileInto(t, stitched, x, y, [x, y, x + tw, y + th]);
+    }));
+    const raster = sameSrs
+      ? transformExtent(stitched, windowBbox(srcBbox, cols * tw, rows * th, [wx0, wy0, wx1, wy1]), q.bbox, q.size, this.opts.resampling)
       : reprojectRaster(stitched, srcBbox, g.srs, q.bbox, q.size, q.srs, { method: this.opts.resampling });
     return { raster, cacheable };
   }
 }
 
-async function decodeTile(t: Tile): Promise<Raster> {
+async function decodeTileInto(t: Tile, dst: Raster, x: number, y: number, clip: ClipRect): Promise<void> {
   try {
-    return await decodeImage(t.bytes);
+    await decodeImageInto(t.bytes, dst, x, y, clip);
   } catch (e) {
     throw new SourceError(`unreadable cached tile: ${(e as Error).message}`);
   }
+}
+
+/** The bbox of pixels x0, y0, x1, y1 of a w x h image covering `b`. */
+function windowBbox(b: Bbox, w: number, h: number, [x0, y0, x1, y1]: readonly number[]): Bbox {
+  if (x0 === 0 && y0 === 0 && x1 === w && y1 === h) return b;
+  const rx = (b[2] - b[0]) / w;
+  const ry = (b[3] - b[1]) / h;
+  return [b[0] + x0 * rx, b[3] - y1 * ry, b[0] + x1 * rx, b[3] - y0 * ry];
 }
 
 /**

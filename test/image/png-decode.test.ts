@@ -1,10 +1,10 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { deflateSync } from 'node:zlib';
-import { decodeImage, encodeImage, setCodecBackend, setDirectPngDecode } from '../../src/image/codec.ts';
+import { decodeImage, decodeImageInto, encodeImage, setCodecBackend, setDirectPngDecode } from '../../src/image/codec.ts';
 import { encodeIndexedPng } from '../../src/image/encode.ts';
 import { encodePng } from '../../src/image/png-encode.ts';
-import { decodePng, decodePngDirect } from '../../src/image/png-decode.ts';
+import { decodePng, decodePngDirect, decodePngInto, type ClipRect } from '../../src/image/png-decode.ts';
 import type { Raster } from '../../src/image/raster.ts';
 import { nativeTranscoder } from '../../src/runtime/runtime.ts';
 
@@ -325,3 +325,69 @@ function chunkData(png: Uint8Array, type: string): Uint8Array {
   return png.subarray(i + 8, i + 8 + new DataView(png.buffer, png.byteOffset).getUint32(i));
 }
 
+
+/** `src` placed at (x, y) on a w x h canvas of `bg`, only inside `clip`: what decoding into it must give. */
+function placed(src: Raster, w: number, h: number, x: number, y: number, clip: readonly number[], bg: number): Raster {
+  const out = { width: w, height: h, data: new Uint8ClampedArray(w * h * 4).fill(bg) };
+  for (let v = 0; v < src.height; v++) {
+    for (let u = 0; u < src.width; u++) {
+      const cx = x + u;
+      const cy = y + v;
+      if (cx < Math.max(0, clip[0]) || cy < Math.max(0, clip[1]) || cx >= Math.min(w, clip[2]) || cy >= Math.min(h, clip[3])) continue;
+      for (let c = 0; c < 4; c++) out.data[(cy * w + cx) * 4 + c] = src.data[(v * src.width + u) * 4 + c];
+    }
+  }
+  return out;
+}
+
+describe('decoding into a larger image (stitching cached tiles)', () => {
+  // Placements of a 13x11 image on a 20x16 canvas: inside, over each edge, clipped, and outside.
+  const placements: [number, number, number[]][] = [
+    [0, 0, [-Infinity, -Infinity, Infinity, Infinity]],
+    [4, 3, [-Infinity, -Infinity, Infinity, Infinity]],
+    [-5, -2, [-Infinity, -Infinity, Infinity, Infinity]],
+    [-5, 3, [-Infinity, -Infinity, Infinity, Infinity]],
+    [3, -4, [-Infinity, -Infinity, Infinity, Infinity]],
+    [11, 10, [-Infinity, -Infinity, Infinity, Infinity]],
+    [2, 2, [5, 4, 9, 8]],
+    [2, 2, [0, 6, 20, 16]],
+    [30, 2, [-Infinity, -Infinity, Infinity, Infinity]],
+  ];
+
+  it('writes each colour type only inside the canvas and the clip, leaving the rest alone', async () => {
+    for (const spec of SPECS.filter((s) => s.width === 13)) {
+      const png = makePng(spec);
+      const whole = await reference(png);
+      for (const [x, y, clip] of placements) {
+        const canvas = { width: 20, height: 16, data: new Uint8ClampedArray(20 * 16 * 4).fill(7) };
+        const what = `${label(spec)} at ${x},${y} clip ${clip.join(',')}`;
+        assert.equal(decodePngInto(png, canvas, x, y, clip as unknown as ClipRect), true, what);
+        assertSame(canvas, placed(whole, 20, 16, x, y, clip, 7), what);
+      }
+    }
+  });
+
+  it('declines what decodePngDirect declines', () => {
+    const canvas = { width: 8, height: 8, data: new Uint8ClampedArray(8 * 8 * 4) };
+    assert.equal(decodePngInto(makePng({ colorType: 6, bitDepth: 16, width: 5, height: 4 }), canvas, 0, 0), false);
+    assert.equal(decodePngInto(makePng({ colorType: 3, bitDepth: 8, width: 64, height: 4, paletteSize: 3, wildIndices: true }), canvas, 0, 0), false);
+  });
+
+  it('decodeImageInto places PNGs either way and JPEGs through decodeImage', async () => {
+    const samples: Uint8Array[] = [
+      makePng({ colorType: 3, bitDepth: 8, width: 13, height: 9, trns: true }),
+      makePng({ colorType: 6, bitDepth: 8, width: 13, height: 9 }),
+      makePng({ colorType: 6, bitDepth: 16, width: 13, height: 9 }),
+      await encodeImage((await reference(makePng({ colorType: 2, bitDepth: 8, width: 13, height: 9 }))), { format: 'jpeg' }),
+    ];
+    for (const bytes of samples) {
+      const whole = await decodeImage(bytes);
+      for (const [x, y, clip] of placements) {
+        const canvas = { width: 20, height: 16, data: new Uint8ClampedArray(20 * 16 * 4).fill(7) };
+        const finite = clip.map((c, i) => (Number.isFinite(c) ? c : i < 2 ? x : x + 1000)) as unknown as ClipRect;
+        await decodeImageInto(bytes, canvas, x, y, finite);
+        assertSame(canvas, placed(whole, 20, 16, x, y, finite as unknown as number[], 7), `${bytes.length} bytes at ${x},${y}`);
+      }
+    }
+  });
+});

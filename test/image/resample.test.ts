@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRaster, fillRect, getPixel, rasterFromData, setPixel, type Raster, type Rgba } from '../../src/image/raster.ts';
 import type { Bbox } from '../../src/srs/types.ts';
-import { cropRaster, pasteRaster, spanSampler, transformExtent, type ResamplingMethod } from '../../src/image/resample.ts';
+import { cropRaster, extentSourceWindow, pasteRaster, spanSampler, transformExtent, type ResamplingMethod } from '../../src/image/resample.ts';
 
 const METHODS: ResamplingMethod[] = ['nearest', 'bilinear', 'bicubic'];
 
@@ -195,6 +195,55 @@ describe('transformExtent', () => {
 
   it('rejects empty boxes', () => {
     assert.throws(() => transformExtent(createRaster(2, 2), [0, 0, 0, 1], [0, 0, 1, 1], [2, 2], 'nearest'), RangeError);
+  });
+});
+
+describe('extentSourceWindow', () => {
+  /** The window of `src` as a raster with its bbox. */
+  function windowOf(src: Raster, b: Bbox, w: readonly number[]): [Raster, Bbox] {
+    const rx = (b[2] - b[0]) / src.width;
+    const ry = (b[3] - b[1]) / src.height;
+    return [cropRaster(src, w[0], w[1], w[2] - w[0], w[3] - w[1]), [b[0] + w[0] * rx, b[3] - w[3] * ry, b[0] + w[2] * rx, b[3] - w[1] * ry]];
+  }
+
+  it('covers every pixel transformExtent reads, even without a margin: the window gives the same image', () => {
+    const opaque = noise(768, 512, 3);
+    for (let i = 3; i < opaque.data.length; i += 4) opaque.data[i] = 255;
+    const sources: [string, Raster][] = [['opaque', opaque], ['alpha', noise(768, 512, 5)]];
+    const srcBbox: Bbox = [0, 0, 768, 512];
+    // Shrinking, enlarging, near 1:1 (the crop path), offset by fractions, and over the edges.
+    const requests: [Bbox, [number, number]][] = [
+      [[100.3, 50.7, 400.9, 300.1], [256, 256]],
+      [[10.25, 20.5, 700.75, 500.5], [256, 180]],
+      [[300.5, 200.5, 350.25, 240.75], [256, 256]],
+      [[120, 64, 376, 320], [256, 256]],
+      [[120.02, 64.02, 376.02, 320.02], [256, 256]],
+      [[-50.5, -20, 200, 130], [300, 150]],
+      [[600, 400, 900, 600], [150, 100]],
+      [[0, 0, 768, 512], [1024, 768]],
+    ];
+    for (const [what, src] of sources) {
+      for (const [bbox, size] of requests) {
+        const win = extentSourceWindow(src.width, src.height, srcBbox, bbox, size, 0);
+        assert.ok(win[0] >= 0 && win[1] >= 0 && win[2] <= src.width && win[3] <= src.height && win[0] < win[2] && win[1] < win[3]);
+        const [part, partBbox] = windowOf(src, srcBbox, win);
+        for (const m of METHODS) {
+          const want = transformExtent(src, srcBbox, bbox, size, m);
+          const got = transformExtent(part, partBbox, bbox, size, m);
+          assert.deepEqual(got.data, want.data, `${what} ${m} ${bbox.join(',')} -> ${size.join('x')} via window ${win.join(',')}`);
+        }
+      }
+    }
+  });
+
+  it('is a small part of the source for a small request', () => {
+    const w = extentSourceWindow(768, 768, [0, 0, 768, 768], [300, 300, 428, 428], [256, 256]);
+    assert.ok(w[2] - w[0] < 140 && w[3] - w[1] < 140, w.join(','));
+  });
+
+  it('is the whole source when the request does not map into it', () => {
+    assert.deepEqual(extentSourceWindow(256, 256, [0, 0, 256, 256], [1000, 1000, 1100, 1100], [64, 64]), [0, 0, 256, 256]);
+    assert.deepEqual(extentSourceWindow(256, 256, [0, 0, 256, 256], [Number.NaN, 0, Number.NaN, Number.NaN], [64, 64]), [0, 0, 256, 256]);
   });
 });
 
