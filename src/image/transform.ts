@@ -22,6 +22,11 @@ export interface ReprojectOptions {
   maxPxErr?: number;
   /** Colour of destination pixels that fall outside the source; transparent by default. */
   fill?: Rgba;
+  /**
+   * The mesh, when the caller has it: transformMesh's quads, their corners
+   * moved into `src` (see meshSourceWindow).
+   */
+  mesh?: readonly MeshQuad[];
 }
 
 /**
@@ -43,7 +48,7 @@ export function reprojectRaster(
 ): Raster {
   const fill = opts.fill ?? TRANSPARENT;
   if (isSameSrs(srcSrs, dstSrs)) return transformExtent(src, srcBbox, dstBbox, dstSize, opts.method, fill);
-  const mesh = transformMesh([src.width, src.height], srcBbox, srcSrs, dstSize, dstBbox, dstSrs, opts.maxPxErr ?? 1);
+  const mesh = opts.mesh ?? transformMesh([src.width, src.height], srcBbox, srcSrs, dstSize, dstBbox, dstSrs, opts.maxPxErr ?? 1);
   const [dw, dh] = dstSize;
   const out = createRaster(dw, dh, fill);
   const sample = spanSampler(src, out, opts.method);
@@ -61,6 +66,44 @@ export function reprojectRaster(
     }
   }
   return out;
+}
+
+/**
+ * The source pixels a reprojection along `mesh` reads, as x0, y0, x1, y1
+ * (end exclusive) of a srcW x srcH source: the span of the quads' corners
+ * (every sample lies between them) plus the bicubic reach and `margin`
+ * pixels, clamped to the source. `quads` are the mesh's quads with their
+ * corners moved into that window, for reprojectRaster's `mesh` option with
+ * the window as its source; callers that assemble the source from tiles
+ * decode only the window.
+ */
+export function meshSourceWindow(
+  mesh: readonly MeshQuad[], srcW: number, srcH: number, margin = 2,
+): { window: [number, number, number, number]; quads: MeshQuad[] } {
+  let minX = Infinity;
+  let minY = Infinity;
+  let maxX = -Infinity;
+  let maxY = -Infinity;
+  for (const q of mesh) {
+    minX = Math.min(minX, q.nwx, q.nex, q.swx, q.sex);
+    maxX = Math.max(maxX, q.nwx, q.nex, q.swx, q.sex);
+    minY = Math.min(minY, q.nwy, q.ney, q.swy, q.sey);
+    maxY = Math.max(maxY, q.nwy, q.ney, q.swy, q.sey);
+  }
+  const span = (lo: number, hi: number, size: number): [number, number] => {
+    const first = Math.floor(lo - 0.5) - 1 - margin;
+    const last = Math.floor(hi - 0.5) + 3 + margin;
+    if (!(first < size && last > 0 && first < last)) return [0, size];
+    return [Math.max(0, first), Math.min(size, last)];
+  };
+  const [x0, x1] = span(minX, maxX, srcW);
+  const [y0, y1] = span(minY, maxY, srcH);
+  const quads = x0 === 0 && y0 === 0 ? [...mesh] : mesh.map((q) => ({
+    ...q,
+    nwx: q.nwx - x0, nex: q.nex - x0, swx: q.swx - x0, sex: q.sex - x0,
+    nwy: q.nwy - y0, ney: q.ney - y0, swy: q.swy - y0, sey: q.sey - y0,
+  }));
+  return { window: [x0, y0, x1, y1], quads };
 }
 
 /**

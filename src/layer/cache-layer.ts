@@ -11,7 +11,7 @@ import { decodeImageInto } from '../image/codec.ts';
 import type { ClipRect } from '../image/png-decode.ts';
 import { createRaster, type Raster } from '../image/raster.ts';
 import { extentSourceWindow, pasteRaster, transformExtent, type ResamplingMethod } from '../image/resample.ts';
-import { reprojectRaster } from '../image/transform.ts';
+import { meshSourceWindow, reprojectRaster, transformMesh } from '../image/transform.ts';
 import { isSameSrs, preferredSource, type PreferredSrc, type Srs } from '../srs/srs.ts';
 import type { Bbox } from '../srs/types.ts';
 import { bboxPositionInImage } from '../source/wms.ts';
@@ -138,11 +138,11 @@ export class CacheMapLayer implements Source {
     const cacheable = tiles.every((t) => !t || t.cacheable);
     const srcBbox: Bbox = affected.bbox;
     const sameSrs = isSameSrs(g.srs, q.srs);
-    // The stitched image is only the part of the tiles the scaling reads;
-    // reprojection gets all of them.
-    const [wx0, wy0, wx1, wy1] = sameSrs
-      ? extentSourceWindow(cols * tw, rows * th, srcBbox, q.bbox, q.size)
-      : [0, 0, cols * tw, rows * th];
+    // The stitched image is only the part of the tiles the scaling or the
+    // reprojection reads.
+    const [fullW, fullH] = [cols * tw, rows * th];
+    const mesh = sameSrs ? undefined : meshSourceWindow(transformMesh([fullW, fullH], srcBbox, g.srs, q.size, q.bbox, q.srs), fullW, fullH);
+    const [wx0, wy0, wx1, wy1] = mesh ? mesh.window : extentSourceWindow(fullW, fullH, srcBbox, q.bbox, q.size);
     const stitched = createRaster(wx1 - wx0, wy1 - wy0);
     await Promise.all(tiles.map((t, i) => {
       if (!t) return undefined;
@@ -152,9 +152,10 @@ export class CacheMapLayer implements Source {
       if (x >= stitched.width || y >= stitched.height || x + tw <= 0 || y + th <= 0) return undefined;
       return decodeTileInto(t, stitched, x, y, [x, y, x + tw, y + th]);
     }));
-    const raster = sameSrs
-      ? transformExtent(stitched, windowBbox(srcBbox, cols * tw, rows * th, [wx0, wy0, wx1, wy1]), q.bbox, q.size, this.opts.resampling)
-      : reprojectRaster(stitched, srcBbox, g.srs, q.bbox, q.size, q.srs, { method: this.opts.resampling });
+    const stitchedBbox = windowBbox(srcBbox, fullW, fullH, [wx0, wy0, wx1, wy1]);
+    const raster = mesh
+      ? reprojectRaster(stitched, stitchedBbox, g.srs, q.bbox, q.size, q.srs, { method: this.opts.resampling, mesh: mesh.quads })
+      : transformExtent(stitched, stitchedBbox, q.bbox, q.size, this.opts.resampling);
     return { raster, cacheable };
   }
 }

@@ -8,6 +8,7 @@ import { createRaster, fillRect, getPixel, type Raster } from '../../src/image/r
 import { transformExtent, type ResamplingMethod } from '../../src/image/resample.ts';
 import { stitchTiles } from '../../src/image/stitch.ts';
 import { TileGrid, type TileCoord } from '../../src/grid/tile-grid.ts';
+import { reprojectRaster } from '../../src/image/transform.ts';
 import { CacheMapLayer } from '../../src/layer/cache-layer.ts';
 import type { SourceImage } from '../../src/source/source.ts';
 import { getSrs } from '../../src/srs/srs.ts';
@@ -56,11 +57,14 @@ async function rasterOf(img: SourceImage): Promise<Raster> {
 }
 
 /** The plain way: every tile of the level stitched whole, then scaled. */
-function expected(rasters: (Raster | null)[], bbox: Bbox, size: [number, number], method: ResamplingMethod): Raster {
+function expected(rasters: (Raster | null)[], bbox: Bbox, size: [number, number], method: ResamplingMethod, to = srs): Raster {
   // tiles row-major from the top row (y = 3) down
   const ordered: (Raster | null)[] = [];
   for (let y = 3; y >= 0; y--) for (let x = 0; x < 4; x++) ordered.push(rasters[y * 4 + x]);
-  return transformExtent(stitchTiles(ordered, 4, 4, 256, 256), [0, 0, 1024, 1024], bbox, size, method);
+  const whole = stitchTiles(ordered, 4, 4, 256, 256);
+  return to === srs
+    ? transformExtent(whole, [0, 0, 1024, 1024], bbox, size, method)
+    : reprojectRaster(whole, [0, 0, 1024, 1024], srs, bbox, size, to, { method });
 }
 
 function assertSameRaster(got: Raster, want: Raster, what: string): void {
@@ -74,6 +78,14 @@ function assertSameRaster(got: Raster, want: Raster, what: string): void {
   }
 }
 
+const wgs84 = getSrs('EPSG:4326');
+// The level spans about 0..0.0092 degrees east and north.
+const REQUESTS_4326: [Bbox, [number, number]][] = [
+  [[0.001, 0.0012, 0.0062, 0.0058], [256, 256]],
+  [[0.002, 0.002, 0.0032, 0.0031], [300, 200]],
+  [[0.0005, 0.006, 0.004, 0.0091], [128, 160]],
+];
+
 const REQUESTS: [Bbox, [number, number]][] = [
   [[100.5, 130.25, 700.75, 610.5], [256, 256]], // shrink across 3x3 tiles
   [[300, 300, 556, 556], [256, 256]], // 1:1, off the tile grid (a crop)
@@ -83,7 +95,7 @@ const REQUESTS: [Bbox, [number, number]][] = [
 ];
 
 describe('cache layer GetMap from stitched tiles', () => {
-  it('gives what stitching every tile whole and scaling gives, for RGBA and paletted tiles', async () => {
+  it('gives what stitching every tile whole and scaling or reprojecting gives, for RGBA and paletted tiles', async () => {
     const rgba: (Raster | null)[] = [];
     const tiles = new Map<string, Uint8Array>();
     for (let i = 0; i < 16; i++) {
@@ -102,6 +114,10 @@ describe('cache layer GetMap from stitched tiles', () => {
       const got = await rasterOf(await layer.getMap({ bbox, size, srs, format: 'png' }));
       assertSameRaster(got, expected(rgba, bbox, size, 'bicubic'), `RGBA ${bbox.join(',')}`);
     }
+    for (const [bbox, size] of REQUESTS_4326) {
+      const got = await rasterOf(await layer.getMap({ bbox, size, srs: wgs84, format: 'png' }));
+      assertSameRaster(got, expected(rgba, bbox, size, 'bicubic', wgs84), `RGBA EPSG:4326 ${bbox.join(',')}`);
+    }
 
     const paletted = new Map<string, Uint8Array>();
     const rasters: Raster[] = [];
@@ -114,6 +130,10 @@ describe('cache layer GetMap from stitched tiles', () => {
     for (const [bbox, size] of REQUESTS) {
       const got = await rasterOf(await pl.getMap({ bbox, size, srs, format: 'png' }));
       assertSameRaster(got, expected(rasters, bbox, size, 'bicubic'), `paletted ${bbox.join(',')}`);
+    }
+    for (const [bbox, size] of REQUESTS_4326) {
+      const got = await rasterOf(await pl.getMap({ bbox, size, srs: wgs84, format: 'png' }));
+      assertSameRaster(got, expected(rasters, bbox, size, 'bicubic', wgs84), `paletted EPSG:4326 ${bbox.join(',')}`);
     }
   });
 
