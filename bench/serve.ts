@@ -162,8 +162,26 @@ function cpuMs(pids: number[]): number {
 
 /** VmRSS of a process in MB. */
 function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
+  return memOf(pid).rss;
+}
+
+/**
+ * A worker's memory in MB: RSS, and what it is made of. `file` is mostly the
+ * executable's pages (runtime code, embedded bundle and bytecode), shared by
+ * all workers; `anon` is the worker's own heap; PSS charges each worker its
+ * share of the shared pages.
+ */
+interface Mem { rss: number; anon: number; file: number; pss: number }
+function memOf(pid: number): Mem {
+  const kb = (text: string, key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN) / 1024;
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  let rollup = '';
+  try {
+    rollup = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  } catch {
+    // older kernels: PSS stays unknown
+  }
+  return { rss: kb(status, 'VmRSS'), anon: kb(status, 'RssAnon'), file: kb(status, 'RssFile'), pss: kb(rollup, 'Pss') };
 }
 
 interface WrkResult {
@@ -197,11 +215,11 @@ function runWrk(port: number, pids: number[] = []): WrkResult {
 interface Row {
   name: string;
   runs: WrkResult[];
-  rss: number[];
+  rss: Mem[];
   note?: string;
 }
 const rows = new Map<string, Row>();
-function record(name: string, wrk: WrkResult, rss: number[], note?: string): void {
+function record(name: string, wrk: WrkResult, rss: Mem[], note?: string): void {
   const r = rows.get(name) ?? { name, runs: [], rss, note };
   r.runs.push(wrk);
   r.rss = rss;
@@ -214,7 +232,12 @@ const line = (r: Row) => {
   const m = median(r);
   const all = r.runs.length > 1 ? `  (runs: ${r.runs.map((x) => x.rps.toFixed(0)).join(', ')})` : '';
   const cpu = m.cpuUs !== undefined ? `  CPU ${m.cpuUs.toFixed(0).padStart(3)} us/req` : '';
-  return `${r.name.padEnd(40)} ${m.rps.toFixed(0).padStart(7)} req/s  p50 ${m.p50.padStart(8)}  p99 ${m.p99.padStart(8)}${cpu}  RSS/worker ${r.rss.map((mb) => mb.toFixed(0)).join('/')} MB  non-2xx ${m.errors}${r.note ? `  ${r.note}` : ''}${all}`;
+  return `${r.name.padEnd(40)} ${m.rps.toFixed(0).padStart(7)} req/s  p50 ${m.p50.padStart(8)}  p99 ${m.p99.padStart(8)}${cpu}  RSS/worker ${memText(r.rss)}  non-2xx ${m.errors}${r.note ? `  ${r.note}` : ''}${all}`;
+};
+
+const memText = (ms: Mem[]) => {
+  const col = (f: (m: Mem) => number) => ms.map((m) => f(m).toFixed(0)).join('/');
+  return `${col((m) => m.rss)} MB (anon ${col((m) => m.anon)}, file ${col((m) => m.file)}, PSS ${col((m) => m.pss)})`;
 };
 
 const load = fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
@@ -241,7 +264,7 @@ async function benchOurs(name: string, extra: string[]): Promise<void> {
   await waitFor(`http://127.0.0.1:${port}${urls[0]}`, 10_000);
   await sleep(200);
   const wrk = runWrk(port, [c.pid!, ...childPids(c.pid!)]);
-  record(name, wrk, childPids(c.pid!).map(rssMb), `supervisor ${rssMb(c.pid!).toFixed(0)} MB`);
+  record(name, wrk, childPids(c.pid!).map(memOf), `supervisor ${rssMb(c.pid!).toFixed(0)} MB`);
   await stop(c);
 }
 
@@ -275,7 +298,7 @@ http {
   const c = start('nginx', ['-c', nginxConf, '-p', dir]);
   await waitFor(`http://127.0.0.1:${port}${urls[0]}`, 10_000);
   const wrk = runWrk(port, [c.pid!, ...childPids(c.pid!)]);
-  record(`nginx ${WORKERS} workers, static files`, wrk, childPids(c.pid!).map(rssMb));
+  record(`nginx ${WORKERS} workers, static files`, wrk, childPids(c.pid!).map(memOf));
   await stop(c, 'SIGQUIT');
 }
 
@@ -301,7 +324,7 @@ if (gunicorn) {
   const c = start(gunicorn, ['-w', String(WORKERS), '-b', `127.0.0.1:${port}`, '--chdir', dir, 'config:application']);
   const t = await waitFor(`http://127.0.0.1:${port}${urls[0]}`, 30_000);
   await sleep(500);
-  record(`MapProxy 1.15 gunicorn -w ${WORKERS}`, runWrk(port, [c.pid!, ...childPids(c.pid!)]), childPids(c.pid!).map(rssMb), `startup to first tile ${t.toFixed(0)} ms`);
+  record(`MapProxy 1.15 gunicorn -w ${WORKERS}`, runWrk(port, [c.pid!, ...childPids(c.pid!)]), childPids(c.pid!).map(memOf), `startup to first tile ${t.toFixed(0)} ms`);
   await stop(c);
 } else console.log('bench: gunicorn with MapProxy not found, skipped (apt-get install gunicorn mapproxy)');
 
