@@ -94,6 +94,17 @@ const REQUESTS: [Bbox, [number, number]][] = [
   [[-100, 900, 120, 1100], [110, 100]], // over the level's edge
 ];
 
+/** Every request in EPSG:3857 and EPSG:4326 from a layer over `tiles` against the plain way over their `rasters`. */
+async function assertLayerMatches(tiles: Map<string, Uint8Array>, rasters: (Raster | null)[], what: string): Promise<void> {
+  const layer = layerOver(tiles);
+  for (const [to, requests] of [[srs, REQUESTS], [wgs84, REQUESTS_4326]] as const) {
+    for (const [bbox, size] of requests) {
+      const got = await rasterOf(await layer.getMap({ bbox, size, srs: to, format: 'png' }));
+      assertSameRaster(got, expected(rasters, bbox, size, 'bicubic', to), `${what} ${to.code} ${bbox.join(',')}`);
+    }
+  }
+}
+
 describe('cache layer GetMap from stitched tiles', () => {
   it('gives what stitching every tile whole and scaling or reprojecting gives, for RGBA and paletted tiles', async () => {
     const rgba: (Raster | null)[] = [];
@@ -109,15 +120,7 @@ describe('cache layer GetMap from stitched tiles', () => {
       rgba.push(r);
       tiles.set(`${x}/${y}/0`, encodePng(r));
     }
-    const layer = layerOver(tiles);
-    for (const [bbox, size] of REQUESTS) {
-      const got = await rasterOf(await layer.getMap({ bbox, size, srs, format: 'png' }));
-      assertSameRaster(got, expected(rgba, bbox, size, 'bicubic'), `RGBA ${bbox.join(',')}`);
-    }
-    for (const [bbox, size] of REQUESTS_4326) {
-      const got = await rasterOf(await layer.getMap({ bbox, size, srs: wgs84, format: 'png' }));
-      assertSameRaster(got, expected(rgba, bbox, size, 'bicubic', wgs84), `RGBA EPSG:4326 ${bbox.join(',')}`);
-    }
+    await assertLayerMatches(tiles, rgba, 'RGBA');
 
     const paletted = new Map<string, Uint8Array>();
     const rasters: Raster[] = [];
@@ -126,15 +129,7 @@ describe('cache layer GetMap from stitched tiles', () => {
       paletted.set(`${i % 4}/${i >> 2}/0`, png);
       rasters.push(await decodeImage(png));
     }
-    const pl = layerOver(paletted);
-    for (const [bbox, size] of REQUESTS) {
-      const got = await rasterOf(await pl.getMap({ bbox, size, srs, format: 'png' }));
-      assertSameRaster(got, expected(rasters, bbox, size, 'bicubic'), `paletted ${bbox.join(',')}`);
-    }
-    for (const [bbox, size] of REQUESTS_4326) {
-      const got = await rasterOf(await pl.getMap({ bbox, size, srs: wgs84, format: 'png' }));
-      assertSameRaster(got, expected(rasters, bbox, size, 'bicubic', wgs84), `paletted EPSG:4326 ${bbox.join(',')}`);
-    }
+    await assertLayerMatches(paletted, rasters, 'paletted');
   });
 
   it('clips a cached tile of the wrong size to its cell', async () => {
