@@ -210,64 +210,106 @@ function averageInto(c: Cube, i: number, out: Uint8Array, o: number): void {
   out[o * 4 + 3] = c.a[i] / n;
 }
 
-/** PIL's FASTOCTREE: the most used fine buckets plus the coarse remainder, each pixel mapped to its bucket's entry. */
-export function octreeQuantize(r: Raster, colors = 256, alpha = true): IndexedImage {
-  const max = clampColors(colors);
+/**
+ * The fixed part of one cube configuration, built once: each fine bucket's
+ * coarse parent, and fine-cube sums that every call leaves zeroed again, so a
+ * 256x256 image does not pay for zeroing 8192 buckets.
+ */
+interface CubeSetup {
+  fb: readonly number[];
+  parent: Uint16Array;
+  fine: Cube;
+  coarseSize: number;
+}
+const cubeSetups = new Map<boolean, CubeSetup>();
+
+function cubeSetup(alpha: boolean): CubeSetup {
+  let s = cubeSetups.get(alpha);
+  if (s) return s;
   const fb = alpha ? FINE_RGBA : FINE_RGB;
   const cb = alpha ? COARSE_RGBA : COARSE_RGB;
   const fineSize = 1 << (fb[0] + fb[1] + fb[2] + fb[3]);
-  const coarseSize = 1 << (cb[0] + cb[1] + cb[2] + cb[3]);
-  const d = r.data;
+  const [ro, go, bo] = [fb[1] + fb[2] + fb[3], fb[2] + fb[3], fb[3]];
+  const [cro, cgo, cbo] = [cb[1] + cb[2] + cb[3], cb[2] + cb[3], cb[3]];
+  // Coarse cube: each fine bucket's parent, by dropping low bits per channel.
+  const parent = new Uint16Array(fineSize);
+  for (let f = 0; f < fineSize; f++) {
+    const fr = f >> ro, fg = (f >> go) & ((1 << fb[1]) - 1), fbl = (f >> bo) & ((1 << fb[2]) - 1), fa = f & ((1 << fb[3]) - 1);
+    parent[f] = ((fr >> (fb[0] - cb[0])) << cro) | ((fg >> (fb[1] - cb[1])) << cgo) | ((fbl >> (fb[2] - cb[2])) << cbo)
+      | (cb[3] ? fa >> (fb[3] - cb[3]) : 0);
+  }
+  s = { fb, parent, fine: newCube(fineSize), coarseSize: 1 << (cb[0] + cb[1] + cb[2] + cb[3]) };
+  cubeSetups.set(alpha, s);
+  return s;
+}
+
+// Where each channel sits in a pixel read as one int32 (platform byte order).
+const SHIFT_R = LE ? 0 : 24;
+const SHIFT_G = LE ? 8 : 16;
+const SHIFT_B = LE ? 16 : 8;
+const SHIFT_A = LE ? 24 : 0;
+
+/** PIL's FASTOCTREE: the most used fine buckets plus the coarse remainder, each pixel mapped to its bucket's entry. */
+export function octreeQuantize(r: Raster, colors = 256, alpha = true): IndexedImage {
+  const max = clampColors(colors);
+  const setup = cubeSetup(alpha);
+  const fine = setup.fine;
+  // Fine buckets in use, in order of first use; the sums of exactly these are zeroed again at the end.
+  const used: number[] = [];
+  try {
+    return octreeWith(r, max, alpha, setup, used);
+  } finally {
+    for (const f of used) fine.count[f] = fine.r[f] = fine.g[f] = fine.b[f] = fine.a[f] = 0;
+  }
+}
+
+/** octreeQuantize's work, recording in `used` each fine bucket it fills. */
+function octreeWith(r: Raster, max: number, alpha: boolean, s: CubeSetup, used: number[]): IndexedImage {
+  const { fb, parent, fine, coarseSize } = s;
   const n = r.width * r.height;
   const px = pixels32(r);
-
-  // Fine cube: per-bucket sums, and each pixel's bucket for the mapping pass.
-  const fine = newCube(fineSize);
+  const rs = 8 - fb[0], gs = 8 - fb[1], bs = 8 - fb[2], as = 8 - fb[3];
+  const ro = fb[1] + fb[2] + fb[3], go = fb[2] + fb[3], bo = fb[3];
+  const useAlpha = alpha && fb[3] > 0;
   const bucketOf = new Uint16Array(n);
-  const [rs, gs, bs, as] = [8 - fb[0], 8 - fb[1], 8 - fb[2], 8 - fb[3]];
-  const [ro, go, bo] = [fb[1] + fb[2] + fb[3], fb[2] + fb[3], fb[3]];
   // Map tiles are long runs of one colour: a run is added to its bucket once
   // (integer sums, so count * value is exactly the repeated addition).
   let last = n > 0 ? ~px[0] : 0;
   let bucket = 0;
   let run = 0;
   let red = 0, green = 0, blue = 0, al = 0;
-  for (let i = 0, o = 0; i < n; i++, o += 4) {
+  for (let i = 0; i < n; i++) {
     const p = px[i];
     if (p !== last) {
-      if (run > 0) addRun(fine, bucket, run, red, green, blue, al);
+      if (run > 0) {
+        if (fine.count[bucket] === 0) used.push(bucket);
+        addRun(fine, bucket, run, red, green, blue, al);
+      }
       run = 0;
-      red = d[o];
-      green = d[o + 1];
-      blue = d[o + 2];
-      al = alpha ? d[o + 3] : 255;
+      red = (p >>> SHIFT_R) & 255;
+      green = (p >>> SHIFT_G) & 255;
+      blue = (p >>> SHIFT_B) & 255;
+      al = alpha ? (p >>> SHIFT_A) & 255 : 255;
       if (alpha && al === 0) red = green = blue = 0;
-      bucket = ((red >> rs) << ro) | ((green >> gs) << go) | ((blue >> bs) << bo) | (fb[3] ? al >> as : 0);
+      bucket = ((red >> rs) << ro) | ((green >> gs) << go) | ((blue >> bs) << bo) | (useAlpha ? al >> as : 0);
       last = p;
     }
     run++;
     bucketOf[i] = bucket;
   }
-  if (run > 0) addRun(fine, bucket, run, red, green, blue, al);
+  if (run > 0) {
+    if (fine.count[bucket] === 0) used.push(bucket);
+    addRun(fine, bucket, run, red, green, blue, al);
+  }
 
-  // Coarse cube: each fine bucket's parent, by dropping low bits per channel.
-  const parent = new Uint16Array(fineSize);
   const coarse = newCube(coarseSize);
-  const [cro, cgo, cbo] = [cb[1] + cb[2] + cb[3], cb[2] + cb[3], cb[3]];
-  const used: number[] = [];
-  for (let f = 0; f < fineSize; f++) {
-    const fr = f >> ro, fg = (f >> go) & ((1 << fb[1]) - 1), fbl = (f >> bo) & ((1 << fb[2]) - 1), fa = f & ((1 << fb[3]) - 1);
-    const c = ((fr >> (fb[0] - cb[0])) << cro) | ((fg >> (fb[1] - cb[1])) << cgo) | ((fbl >> (fb[2] - cb[2])) << cbo)
-      | (cb[3] ? fa >> (fb[3] - cb[3]) : 0);
-    parent[f] = c;
-    if (fine.count[f] > 0) {
-      used.push(f);
-      coarse.count[c] += fine.count[f];
-      coarse.r[c] += fine.r[f];
-      coarse.g[c] += fine.g[f];
-      coarse.b[c] += fine.b[f];
-      coarse.a[c] += fine.a[f];
-    }
+  for (const f of used) {
+    const c = parent[f];
+    coarse.count[c] += fine.count[f];
+    coarse.r[c] += fine.r[f];
+    coarse.g[c] += fine.g[f];
+    coarse.b[c] += fine.b[f];
+    coarse.a[c] += fine.a[f];
   }
   const usedCoarse = () => {
     let k = 0;
@@ -275,10 +317,10 @@ export function octreeQuantize(r: Raster, colors = 256, alpha = true): IndexedIm
     return k;
   };
   // Most used fine buckets first; ties by bucket number so the result is deterministic.
-  used.sort((a, b) => fine.count[b] - fine.count[a] || a - b);
+  const ranked = [...used].sort((a, b) => fine.count[b] - fine.count[a] || a - b);
   const subtract = (from: number, to: number) => {
-    for (let k = from; k < Math.min(to, used.length); k++) {
-      const f = used[k];
+    for (let k = from; k < Math.min(to, ranked.length); k++) {
+      const f = ranked[k];
       const c = parent[f];
       coarse.count[c] -= fine.count[f];
       coarse.r[c] -= fine.r[f];
@@ -297,7 +339,7 @@ export function octreeQuantize(r: Raster, colors = 256, alpha = true): IndexedIm
     nFine = max - nCoarse;
     subtract(done, nFine);
   }
-  nFine = Math.min(nFine, used.length);
+  nFine = Math.min(nFine, ranked.length);
 
   const coarseOrder: number[] = [];
   for (let c = 0; c < coarseSize; c++) if (coarse.count[c] > 0) coarseOrder.push(c);
@@ -306,16 +348,17 @@ export function octreeQuantize(r: Raster, colors = 256, alpha = true): IndexedIm
 
   const total = nCoarse + nFine;
   const palette = new Uint8Array(total * 4);
-  const lookup = new Int16Array(fineSize).fill(-1);
   const coarseLookup = new Int16Array(coarseSize).fill(-1);
   for (let k = 0; k < nCoarse; k++) {
     averageInto(coarse, coarseOrder[k], palette, k);
     coarseLookup[coarseOrder[k]] = k;
   }
-  for (let f = 0; f < fineSize; f++) lookup[f] = coarseLookup[parent[f]];
+  // Only the buckets in use need an entry: every pixel's bucket is one of them.
+  const lookup = new Int16Array(parent.length);
+  for (const f of used) lookup[f] = coarseLookup[parent[f]];
   for (let k = 0; k < nFine; k++) {
-    averageInto(fine, used[k], palette, nCoarse + k);
-    lookup[used[k]] = nCoarse + k;
+    averageInto(fine, ranked[k], palette, nCoarse + k);
+    lookup[ranked[k]] = nCoarse + k;
   }
   // Only when fewer colours than coarse buckets are allowed: PIL leaves such
   // pixels at index 0, the nearest entry is what one would want.

@@ -152,6 +152,19 @@ describe('octree quantizer (PIL FASTOCTREE)', () => {
     assert.deepEqual(a.palette, b.palette);
     assert.deepEqual(a.indices, b.indices);
   });
+
+  it('carries nothing from one image to the next, with and without alpha', () => {
+    // The cube's sums are reused between calls; an image quantized after
+    // others must come out the same.
+    const first = [octreeQuantize(gradient(), 256, false), octreeQuantize(fills(), 256, true), octreeQuantize(smooth(), 64, false)];
+    octreeQuantize(smooth(), 256, true);
+    octreeQuantize(gradient(), 7, false);
+    const again = [octreeQuantize(gradient(), 256, false), octreeQuantize(fills(), 256, true), octreeQuantize(smooth(), 64, false)];
+    for (let i = 0; i < first.length; i++) {
+      assert.deepEqual(again[i].palette, first[i].palette, `image ${i}`);
+      assert.deepEqual(again[i].indices, first[i].indices, `image ${i}`);
+    }
+  });
 });
 
 describe('median cut quantizer', () => {
