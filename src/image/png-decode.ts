@@ -52,7 +52,7 @@ export async function decodePng(bytes: Uint8Array): Promise<Raster> {
     }
   }
   if (h.colorType === 3 && !c.palette) throw new Error('paletted PNG has no PLTE');
-  const raw = inflate(c.idat);
+  const raw = inflate(c.idat, (stride + 1) * h.height);
   if (raw.length < (stride + 1) * h.height) throw new Error('PNG image data is truncated');
   if (h.bitDepth <= 8) {
     const r = createRaster(h.width, h.height);
@@ -113,7 +113,7 @@ function decodeChunksInto(c: Chunks, dst: Raster, x: number, y: number, clip: Cl
   const channels = CHANNELS[h.colorType];
   const bpp = Math.max(1, (channels * h.bitDepth) >> 3);
   const stride = (h.width * channels * h.bitDepth + 7) >> 3;
-  const raw = inflate(c.idat);
+  const raw = inflate(c.idat, (stride + 1) * h.height);
   if (raw.length < (stride + 1) * h.height) return false;
   return expandInto(raw, h, stride, bpp, c.palette, c.trns, dst, x, y, clip);
 }
@@ -154,12 +154,19 @@ function readChunks(b: Uint8Array): Chunks {
   return { header, idat, palette, trns };
 }
 
-/** The whole zlib stream inflated (stored-only streams are copied without zlib). */
-function inflate(parts: Uint8Array[]): Uint8Array {
+/** Largest output buffer inflate allocates up front; bigger images grow it as zlib's sync API does. */
+const MAX_INFLATE_CHUNK = 8 << 20;
+
+/**
+ * The whole zlib stream inflated (stored-only streams are copied without
+ * zlib). `expected` is the size the header promises: zlib then writes into
+ * one buffer of that size instead of 16 KB chunks joined at the end.
+ */
+function inflate(parts: Uint8Array[], expected: number): Uint8Array {
   const z = concat(parts);
   const stored = inflateStored(z);
   if (stored) return stored;
-  const buf = inflateSync(z);
+  const buf = inflateSync(z, { chunkSize: Math.min(MAX_INFLATE_CHUNK, Math.max(64, expected)) });
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 }
 
