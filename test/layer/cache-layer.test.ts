@@ -9,6 +9,7 @@ import { transformExtent, type ResamplingMethod } from '../../src/image/resample
 import { stitchTiles } from '../../src/image/stitch.ts';
 import { TileGrid, type TileCoord } from '../../src/grid/tile-grid.ts';
 import { reprojectRaster } from '../../src/image/transform.ts';
+import { SourceError } from '../../src/errors.ts';
 import { CacheMapLayer } from '../../src/layer/cache-layer.ts';
 import type { SourceImage } from '../../src/source/source.ts';
 import { getSrs } from '../../src/srs/srs.ts';
@@ -142,5 +143,17 @@ describe('cache layer GetMap from stitched tiles', () => {
     assert.deepEqual([...getPixel(r, 252, 100)], [250, 0, 0, 255]);
     assert.deepEqual([...getPixel(r, 256, 100)], [0, 0, 200, 255]);
     assert.deepEqual([...getPixel(r, 290, 10)], [0, 0, 200, 255]);
+  });
+
+  it('refuses a cached tile that is not a readable image with a source error, not a crash', async () => {
+    const good = palettedTile(1);
+    const cut = good.subarray(0, good.length >> 1);
+    for (const bad of [cut, new TextEncoder().encode('<html>not a tile</html>')]) {
+      const tiles = new Map<string, Uint8Array>([['0/0/0', good], ['1/0/0', bad]]);
+      await assert.rejects(
+        layerOver(tiles).getMap({ bbox: [100, 0, 400, 256], size: [200, 170], srs, format: 'png' }),
+        (e: Error) => e instanceof SourceError && /unreadable cached tile/.test(e.message),
+      );
+    }
   });
 });
