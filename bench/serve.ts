@@ -5,8 +5,13 @@
  * distinct tiles), RSS per worker, and startup to the first served tile.
  * Servers that are not installed are skipped.
  *
- * mapproxy-ts and nginx run BENCH_ROUNDS times, interleaved, and the median
- * run is shown (shared machines are noisy); MapProxy runs once.
+ * A third row is the floor under mapproxy-ts: bench/serve-floor.ts, a bare
+ * Bun.serve compiled the same way that reads the same files and sends the
+ * same hit headers and does nothing else, in as many processes as workers.
+ * It splits the gap to nginx into the runtime's share and ours.
+ *
+ * mapproxy-ts, nginx and the floor run BENCH_ROUNDS times, interleaved, and
+ * the median run is shown (shared machines are noisy); MapProxy runs once.
  *
  *   npm run build && bun bench/serve.ts
  *   BENCH_SECONDS=20 BENCH_LEVELS=7 BENCH_ROUNDS=5 bun bench/serve.ts
@@ -302,11 +307,27 @@ http {
   await stop(c, 'SIGQUIT');
 }
 
+// The floor: a bare Bun.serve doing only what a hit cannot avoid (bench/serve-floor.ts), compiled like dist/mapproxy.
+const floorBin = path.join(dir, 'serve-floor');
+const floorBuild = spawnSync(process.execPath.includes('bun') ? process.execPath : 'bun', ['build', '--compile', '--bytecode', path.join(root, 'bench', 'serve-floor.ts'), '--outfile', floorBin], { encoding: 'utf8' });
+if (floorBuild.status !== 0) console.log(`bench: could not compile bench/serve-floor.ts, floor skipped\n${floorBuild.stderr}`);
+async function benchFloor(): Promise<void> {
+  const port = nextPort++;
+  const procs = Array.from({ length: WORKERS }, () => start(floorBin, [String(port), cacheDir]));
+  await waitFor(`http://127.0.0.1:${port}${urls[0]}`, 10_000);
+  // every process bound before the load starts
+  await sleep(200);
+  const pids = procs.map((c) => c.pid!);
+  record(`bare Bun.serve ${WORKERS} processes (floor)`, runWrk(port, pids), pids.map(memOf));
+  await Promise.all(procs.map((c) => stop(c)));
+}
+
 const withNginx = have('nginx');
 if (!withNginx) console.log('bench: nginx not found, skipped (apt-get install nginx-light)');
 for (let round = 0; round < ROUNDS; round++) {
   await benchOurs(`mapproxy-ts serve -w ${WORKERS}`, []);
   if (withNginx) await benchNginx();
+  if (floorBuild.status === 0) await benchFloor();
   await benchOurs(`mapproxy-ts serve -w ${WORKERS} --access-log FILE`, ['--access-log', path.join(dir, 'access.log')]);
 }
 
@@ -332,9 +353,14 @@ for (const r of rows.values()) console.log(line(r));
 const all = [...rows.values()];
 const ours = all[0];
 const nginx = all.find((r) => r.name.startsWith('nginx'));
+const cpu = (r: Row) => [...r.runs].map((x) => x.cpuUs ?? NaN).sort((a, b) => a - b)[Math.floor(r.runs.length / 2)];
 if (nginx) {
-  const cpu = (r: Row) => [...r.runs].map((x) => x.cpuUs ?? NaN).sort((a, b) => a - b)[Math.floor(r.runs.length / 2)];
   console.log(`mapproxy-ts / nginx: ${(median(ours).rps / median(nginx).rps).toFixed(2)}x req/s (target >= 0.75x); CPU per request ${(cpu(ours) / cpu(nginx)).toFixed(2)}x nginx's`);
+}
+const floor = all.find((r) => r.name.startsWith('bare Bun.serve'));
+if (floor) {
+  const vsNginx = nginx ? `; the floor reaches ${(median(floor).rps / median(nginx).rps).toFixed(2)}x nginx's req/s` : '';
+  console.log(`mapproxy-ts / bare Bun.serve floor: ${(median(ours).rps / median(floor).rps).toFixed(2)}x req/s, CPU per request ${(cpu(ours) / cpu(floor)).toFixed(2)}x the floor's${vsNginx}`);
 }
 const mp = all.find((r) => r.name.startsWith('MapProxy'));
 if (mp) console.log(`mapproxy-ts / MapProxy gunicorn: ${(median(ours).rps / median(mp).rps).toFixed(1)}x req/s`);
