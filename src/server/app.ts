@@ -96,8 +96,13 @@ function counted(service: string, resp: Response, started: number): Response {
 function serviceOf(url: string): string {
   const start = url.indexOf('/', url.indexOf('//') + 2);
   const q = url.indexOf('?', start);
-  const path = start < 0 ? '/' : url.slice(start, q < 0 ? undefined : q);
-  const first = path.split('/', 2)[1] ?? '';
+  // the first path segment, without splitting the path
+  let first = '';
+  if (start >= 0) {
+    const end = q < 0 ? url.length : q;
+    const slash = url.indexOf('/', start + 1);
+    first = url.slice(start + 1, slash < 0 || slash > end ? end : slash);
+  }
   switch (first) {
     case 'tms':
     case 'tiles':

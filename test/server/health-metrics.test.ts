@@ -69,6 +69,35 @@ describe('/healthz and /metrics', () => {
     assert.match(text, /^mapproxy_request_duration_seconds_bucket\{service="tms",le="\+Inf"\} \d+$/m);
   });
 
+  it('/metrics labels each request with the service its first path segment names', async () => {
+    const perService = async () => {
+      const text = await (await fetch(`${proxy.url}/metrics`)).text();
+      const sums = new Map<string, number>();
+      for (const m of text.matchAll(/^mapproxy_requests_total\{service="([^"]*)",status="\d+"\} (\d+)$/gm)) sums.set(m[1], (sums.get(m[1]) ?? 0) + Number(m[2]));
+      return sums;
+    };
+    const before = await perService();
+    const paths: [string, string][] = [
+      ['/', 'other'],
+      ['/nothing/here', 'other'],
+      ['/tmsx/1.0.0', 'other'],
+      ['/tms', 'tms'],
+      ['/tms/1.0.0/metered/EPSG900913', 'tms'],
+      ['/tms?x=/wms/', 'tms'],
+      ['/wms?SERVICE=WMS&REQUEST=GetCapabilities', 'wms'],
+      ['/service?SERVICE=WMTS&REQUEST=GetCapabilities', 'wmts'],
+      ['/ows?request=GetCapabilities&service=wms', 'wms'],
+      ['/healthz', 'healthz'],
+    ];
+    for (const [p] of paths) await (await fetch(`${proxy.url}${p}`)).arrayBuffer();
+    const after = await perService();
+    const expected = new Map<string, number>();
+    for (const [, service] of paths) expected.set(service, (expected.get(service) ?? 0) + 1);
+    // the first /metrics read is counted too
+    expected.set('metrics', 1);
+    for (const [service, n] of expected) assert.equal((after.get(service) ?? 0) - (before.get(service) ?? 0), n, service);
+  });
+
   it('/metrics counts upstream errors', async () => {
     up.mode = 'error500';
     try {

@@ -59,13 +59,16 @@ export class TmsService {
     const tms = path === '/tms' || path.startsWith('/tms/');
     const rest = path.slice(tms ? 4 : 6);
     try {
-      if (tms) {
-        if (rest === '' || rest === '/') return this.rootResource(req);
-        const cap = /^\/1\.0\.0\/?(?:\/?([^/]+))?(?:\/([^/]+))?\/?$/.exec(rest);
-        if (cap) return cap[1] === undefined ? this.capabilities(req) : this.tileMap(req, decodeSegment(cap[1]), cap[2] && decodeSegment(cap[2]));
-      }
+      // a tile first: the hot path; tile paths and the capability documents' paths never overlap
       const parts = parseTilePath(rest);
-      if (!parts) throw new RequestError(`invalid request (${path})`, 404);
+      if (!parts) {
+        if (tms) {
+          if (rest === '' || rest === '/') return this.rootResource(req);
+          const cap = /^\/1\.0\.0\/?(?:\/?([^/]+))?(?:\/([^/]+))?\/?$/.exec(rest);
+          if (cap) return cap[1] === undefined ? this.capabilities(req) : this.tileMap(req, decodeSegment(cap[1]), cap[2] && decodeSegment(cap[2]));
+        }
+        throw new RequestError(`invalid request (${path})`, 404);
+      }
       let origin: 'sw' | 'nw' | undefined;
       if (tms) origin = 'sw';
       else {
@@ -171,6 +174,7 @@ ${sets}
 }
 
 function decodeSegment(s: string): string {
+  if (!s.includes('%')) return s;
   try {
     return decodeURIComponent(s);
   } catch {
@@ -185,7 +189,7 @@ function parseTilePath(rest: string): TileRequestParts | undefined {
   const z = Number(m[3]);
   const x = Number(m[4]);
   const y = Number(m[5]);
-  if (![x, y, z].every(Number.isSafeInteger)) return undefined;
+  if (!Number.isSafeInteger(x) || !Number.isSafeInteger(y) || !Number.isSafeInteger(z)) return undefined;
   return { layer: decodeSegment(m[1]), spec: m[2] === undefined ? undefined : decodeSegment(m[2]), coord: [x, y, z], ext: m[6] };
 }
 
