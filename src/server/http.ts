@@ -33,8 +33,13 @@ function cleanHost(v: string | null | undefined): string | undefined {
 /** Memos of the cache-hit headers: a cache serves the same tiles again and again. */
 const MEMO_LIMIT = 65536;
 const dates = new Map<number, string>();
-/** mtime -> the ETag of the last size seen with it (keyed by number: no string is built on a hit). */
-const etags = new Map<number, { size: number; etag: string }>();
+/**
+ * mtime -> size -> ETag (numbers as keys: no string is built on a hit). Both
+ * keys: tiles written within one clock tick share their mtime (a seeded meta
+ * tile's 16, thousands of a fast seed), and only the size tells them apart.
+ */
+const etags = new Map<number, Map<number, string>>();
+let etagCount = 0;
 
 function remember<K, V>(memo: Map<K, V>, key: K, value: V): V {
   // dropped wholesale when full: cheaper than LRU bookkeeping on the hot path
@@ -51,10 +56,20 @@ export function httpDate(seconds: number): string {
 
 /** MapProxy's tile ETag: md5 of str(timestamp) + str(size). */
 export function tileEtag(mtime: number, size: number): string {
-  const known = etags.get(mtime);
-  if (known !== undefined && known.size === size) return known.etag;
+  let bySize = etags.get(mtime);
+  const known = bySize?.get(size);
+  if (known !== undefined) return known;
   const etag = createHash('md5').update(`${pyFloat(mtime)}${size}`).digest('hex');
-  return remember(etags, mtime, { size, etag }).etag;
+  // dropped wholesale when full, as remember() does
+  if (etagCount >= MEMO_LIMIT) {
+    etags.clear();
+    etagCount = 0;
+    bySize = undefined;
+  }
+  if (bySize === undefined) etags.set(mtime, (bySize = new Map()));
+  bySize.set(size, etag);
+  etagCount++;
+  return etag;
 }
 
 /** Whether If-None-Match / If-Modified-Since make this a 304, MapProxy's make_conditional rules. */
