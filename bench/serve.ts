@@ -194,14 +194,17 @@ interface WrkResult {
   requests: number;
   /** Server CPU time per request in microseconds (all its processes). */
   cpuUs?: number;
+  /** Each worker's share of the workers' CPU time in %, busiest first: SO_REUSEPORT hashes the 32 connections, and the busier worker caps req/s. */
+  split?: number[];
   p50: string;
   p99: string;
   errors: string;
 }
 
 /** wrk against port; pids are the server's processes, whose CPU time is charged to the requests. */
-function runWrk(port: number, pids: number[] = []): WrkResult {
+function runWrk(port: number, pids: number[] = [], workers: number[] = []): WrkResult {
   const cpu0 = cpuMs(pids);
+  const w0 = workers.map((w) => cpuMs([w]));
   const r = spawnSync('wrk', ['-t1', '-c32', `-d${SECONDS}s`, '--latency', '-s', lua, `http://127.0.0.1:${port}`], { encoding: 'utf8' });
   const out = r.stdout;
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
@@ -210,11 +213,17 @@ function runWrk(port: number, pids: number[] = []): WrkResult {
   return {
     requests,
     cpuUs: pids.length ? ((cpuMs(pids) - cpu0) * 1000) / requests : undefined,
+    split: workerSplit(workers.map((w, i) => cpuMs([w]) - w0[i])),
     rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN),
     p50: /\s50%\s+([\d.]+\w+)/.exec(out)?.[1] ?? '?',
     p99: /\s99%\s+([\d.]+\w+)/.exec(out)?.[1] ?? '?',
     errors: `${non2xx}${sockErr ? `; socket errors ${sockErr}` : ''}`,
   };
+}
+
+function workerSplit(ms: number[]): number[] | undefined {
+  const total = ms.reduce((a, b) => a + b, 0);
+  return ms.length > 1 && total > 0 ? ms.map((m) => (100 * m) / total).sort((a, b) => b - a) : undefined;
 }
 
 interface Row {
@@ -236,7 +245,8 @@ const median = (r: Row) => [...r.runs].sort((a, b) => a.rps - b.rps)[Math.floor(
 const line = (r: Row) => {
   const m = median(r);
   const all = r.runs.length > 1 ? `  (runs: ${r.runs.map((x) => x.rps.toFixed(0)).join(', ')})` : '';
-  const cpu = m.cpuUs !== undefined ? `  CPU ${m.cpuUs.toFixed(0).padStart(3)} us/req` : '';
+  const split = m.split ? ` (workers ${m.split.map((v) => v.toFixed(0)).join('/')}%)` : '';
+  const cpu = m.cpuUs !== undefined ? `  CPU ${m.cpuUs.toFixed(0).padStart(3)} us/req${split}` : '';
   return `${r.name.padEnd(40)} ${m.rps.toFixed(0).padStart(7)} req/s  p50 ${m.p50.padStart(8)}  p99 ${m.p99.padStart(8)}${cpu}  RSS/worker ${memText(r.rss)}  non-2xx ${m.errors}${r.note ? `  ${r.note}` : ''}${all}`;
 };
 
@@ -268,7 +278,8 @@ async function benchOurs(name: string, extra: string[]): Promise<void> {
   const c = start(bin, ['serve', 'mapproxy.yaml', '-b', `127.0.0.1:${port}`, '-w', String(WORKERS), ...extra]);
   await waitFor(`http://127.0.0.1:${port}${urls[0]}`, 10_000);
   await sleep(200);
-  const wrk = runWrk(port, [c.pid!, ...childPids(c.pid!)]);
+  const workers = childPids(c.pid!);
+  const wrk = runWrk(port, [c.pid!, ...workers], workers);
   record(name, wrk, childPids(c.pid!).map(memOf), `supervisor ${rssMb(c.pid!).toFixed(0)} MB`);
   await stop(c);
 }
@@ -302,7 +313,8 @@ http {
   );
   const c = start('nginx', ['-c', nginxConf, '-p', dir]);
   await waitFor(`http://127.0.0.1:${port}${urls[0]}`, 10_000);
-  const wrk = runWrk(port, [c.pid!, ...childPids(c.pid!)]);
+  const workers = childPids(c.pid!);
+  const wrk = runWrk(port, [c.pid!, ...workers], workers);
   record(`nginx ${WORKERS} workers, static files`, wrk, childPids(c.pid!).map(memOf));
   await stop(c, 'SIGQUIT');
 }
@@ -318,7 +330,7 @@ async function benchFloor(): Promise<void> {
   // every process bound before the load starts
   await sleep(200);
   const pids = procs.map((c) => c.pid!);
-  record(`bare Bun.serve ${WORKERS} processes (floor)`, runWrk(port, pids), pids.map(memOf));
+  record(`bare Bun.serve ${WORKERS} processes (floor)`, runWrk(port, pids, pids), pids.map(memOf));
   await Promise.all(procs.map((c) => stop(c)));
 }
 
@@ -345,7 +357,7 @@ if (gunicorn) {
   const c = start(gunicorn, ['-w', String(WORKERS), '-b', `127.0.0.1:${port}`, '--chdir', dir, 'config:application']);
   const t = await waitFor(`http://127.0.0.1:${port}${urls[0]}`, 30_000);
   await sleep(500);
-  record(`MapProxy 1.15 gunicorn -w ${WORKERS}`, runWrk(port, [c.pid!, ...childPids(c.pid!)]), childPids(c.pid!).map(memOf), `startup to first tile ${t.toFixed(0)} ms`);
+  record(`MapProxy 1.15 gunicorn -w ${WORKERS}`, runWrk(port, [c.pid!, ...childPids(c.pid!)], childPids(c.pid!)), childPids(c.pid!).map(memOf), `startup to first tile ${t.toFixed(0)} ms`);
   await stop(c);
 } else console.log('bench: gunicorn with MapProxy not found, skipped (apt-get install gunicorn mapproxy)');
 
