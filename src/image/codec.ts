@@ -51,6 +51,11 @@ export function setDirectPngDecode(on: boolean): void {
   directPngDecode = on;
 }
 
+/** Whether the native backend's direct PNG reader takes these bytes (a grey or paletted PNG); format is their sniffed format. */
+function directPng(bytes: Uint8Array, format: string | undefined): boolean {
+  return directPngDecode && format === 'png' && DIRECT_COLOR_TYPES.has(pngColorType(bytes) ?? -1);
+}
+
 /** The backend encodeImage/decodeImage will use now. */
 export function codecBackend(): CodecBackend {
   return forcedBackend ?? defaultCodecBackend();
@@ -79,7 +84,7 @@ export async function decodeImage(bytes: Uint8Array): Promise<Raster> {
   const format = sniffImageFormat(bytes);
   const native = codecBackend() === 'native' ? nativeTranscoder() : undefined;
   if (native) {
-    if (format === 'png' && directPngDecode && DIRECT_COLOR_TYPES.has(pngColorType(bytes) ?? -1)) {
+    if (directPng(bytes, format)) {
       // Cached tiles are mostly paletted PNGs: zlib's native inflate plus one
       // table lookup a pixel takes half the wall time of the Bun.Image round
       // trip (decode, re-encode, parse) and no worker-thread time. RGB(A)
@@ -116,10 +121,7 @@ export async function decodeImage(bytes: Uint8Array): Promise<Raster> {
  * decodeImage and copied.
  */
 export async function decodeImageInto(bytes: Uint8Array, dst: Raster, x: number, y: number, clip: ClipRect): Promise<void> {
-  if (
-    directPngDecode && codecBackend() === 'native' && nativeTranscoder() &&
-    sniffImageFormat(bytes) === 'png' && DIRECT_COLOR_TYPES.has(pngColorType(bytes) ?? -1)
-  ) {
+  if (codecBackend() === 'native' && nativeTranscoder() && directPng(bytes, sniffImageFormat(bytes))) {
     try {
       if (decodePngInto(bytes, dst, x, y, clip)) return;
     } catch {
