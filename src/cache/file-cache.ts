@@ -73,10 +73,8 @@ export class FileCache implements CacheBackend {
   }
 
   store(coord: TileCoord, bytes: Uint8Array): void {
-    const dest = this.tilePath(coord);
-    // a linked single-colour tile must not be overwritten through its link
-    if (isSymlink(dest)) fs.unlinkSync(dest);
-    writeAtomic(dest, bytes);
+    // the rename replaces a linked single-colour tile's link, never the file it points to
+    writeAtomic(this.tilePath(coord), bytes);
   }
 
   /** MapProxy's single_color_tiles/<rrggbb[aa]>.<ext> plus a relative symlink (or a hard link) at the tile's path. */
@@ -120,18 +118,32 @@ export class FileCache implements CacheBackend {
   }
 }
 
-function isSymlink(p: string): boolean {
-  try {
-    return fs.lstatSync(p).isSymbolicLink();
-  } catch {
-    return false;
-  }
-}
-
-/** Write to a temp file beside dest, then rename: readers see the old file or the whole new one. */
+/**
+ * Write to a temp file beside dest, then rename: readers see the old file or
+ * the whole new one. The directory is created only when the temp file cannot
+ * be: a meta tile's tiles share a few directories, and each mkdir, like the
+ * truncate of writeFileSync, is a syscall per tile that changes nothing.
+ */
 function writeAtomic(dest: string, bytes: Uint8Array): void {
-  fs.mkdirSync(path.dirname(dest), { recursive: true });
-  renameIntoPlace(dest, (tmp) => fs.writeFileSync(tmp, bytes));
+  renameIntoPlace(dest, (tmp) => {
+    let fd: number;
+    try {
+      fd = fs.openSync(tmp, 'w');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      fs.mkdirSync(path.dirname(dest), { recursive: true });
+      fd = fs.openSync(tmp, 'w');
+    }
+    try {
+      for (let done = 0; done < bytes.length; ) {
+        const n = fs.writeSync(fd, bytes, done, bytes.length - done);
+        if (n <= 0) throw new Error(`cannot write ${tmp}: no progress`);
+        done += n;
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
 }
 
 /** Creates dest under a temp name with `make`, then renames it over dest; the temp file never stays behind. */

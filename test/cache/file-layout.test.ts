@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -46,6 +47,55 @@ describe('FileCache', () => {
       assert.deepEqual(fs.readdirSync(tileDir), ['002.png']);
       c.remove([1, 2, 3]);
       assert.equal(c.isCached([1, 2, 3]), false);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('replaces a linked single-colour tile without touching the shared file', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fc-'));
+    try {
+      const c = new FileCache(dir, 'png', 'tc');
+      c.storeSingleColor([4, 5, 6], new Uint8Array([9, 9]), [255, 0, 0], 'symlink');
+      c.storeSingleColor([4, 6, 6], new Uint8Array([9, 9]), [255, 0, 0], 'symlink');
+      const shared = path.join(dir, 'single_color_tiles', 'ff0000.png');
+      assert.ok(fs.lstatSync(c.tilePath([4, 5, 6])).isSymbolicLink());
+      c.store([4, 5, 6], new Uint8Array([7, 7, 7]));
+      assert.ok(!fs.lstatSync(c.tilePath([4, 5, 6])).isSymbolicLink(), 'the tile is a file of its own now');
+      assert.deepEqual([...c.load([4, 5, 6])!.bytes], [7, 7, 7]);
+      assert.deepEqual([...fs.readFileSync(shared)], [9, 9], 'the single-colour file is unchanged');
+      assert.deepEqual([...c.load([4, 6, 6])!.bytes], [9, 9], 'other links still read it');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('creates missing directories, overwrites whole tiles and reuses a stale temp file name', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fc-'));
+    try {
+      const c = new FileCache(dir, 'png', 'tc');
+      c.store([1, 1, 1], new Uint8Array(100).fill(1));
+      // a directory removed behind the cache's back (cache-clean) is made again
+      fs.rmSync(path.join(dir, '01'), { recursive: true });
+      c.store([1, 1, 1], new Uint8Array(100).fill(2));
+      // a shorter tile replaces a longer one completely
+      c.store([1, 1, 1], new Uint8Array([3]));
+      assert.deepEqual([...c.load([1, 1, 1])!.bytes], [3]);
+      // A crashed process left a temp file under the name a new process with
+      // its pid uses first: a fresh process, so the temp name is predictable.
+      const script = `
+        import * as fs from 'node:fs';
+        import { FileCache } from ${JSON.stringify(path.resolve(import.meta.dirname, '../../src/cache/file-cache.ts'))};
+        const c = new FileCache(${JSON.stringify(dir)}, 'png', 'tc');
+        const tile = c.tilePath([2, 1, 1]);
+        fs.mkdirSync(tile.slice(0, tile.lastIndexOf('/')), { recursive: true });
+        fs.writeFileSync(tile + '.' + process.pid + '.1.tmp', 'stale stale stale');
+        c.store([2, 1, 1], new Uint8Array([4, 4]));
+      `;
+      const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual([...c.load([2, 1, 1])!.bytes], [4, 4]);
+      assert.deepEqual(fs.readdirSync(path.dirname(c.tilePath([2, 1, 1]))), ['001.png'], 'no temp file left');
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
