@@ -7,8 +7,10 @@ export function registerSeedWorker(program: Command): void {
     .command('seed-worker', { hidden: true })
     .description('internal: create the meta tiles mapproxy seed sends on stdin')
     .requiredOption('-f, --proxy-conf <file>', 'mapproxy.yaml')
-    .action(async (opts: { proxyConf: string }) => {
+    .option('--upstream-requests <n>', 'upstream requests this worker may have open at once (0: no limit)', '0')
+    .action(async (opts: { proxyConf: string; upstreamRequests: string }) => {
       const { runSeedWorker } = await import('../src/seed/seed-worker.ts');
-      process.exit(await runSeedWorker(opts.proxyConf));
+      const n = Number(opts.upstreamRequests);
+      process.exit(await runSeedWorker(opts.proxyConf, Number.isInteger(n) && n > 0 ? n : undefined));
     });
 }

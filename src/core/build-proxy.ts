@@ -102,6 +102,8 @@ export interface BuildOptions {
   seeding?: boolean;
   /** Use this render queue (a seeding proxy next to the serving one of the same process) instead of a new one. */
   renderQueue?: RenderQueue;
+  /** At most this many upstream HTTP requests open at once, over all sources (a seed worker's share of -c); unset: no limit beyond concurrent_requests. */
+  upstreamRequests?: number;
 }
 
 /** Source types whose MapProxy loader honours seed_only. */
@@ -148,6 +150,7 @@ class Builder {
   private renderQueue: RenderQueue;
   private remote: RemoteCreator | undefined;
   private seeding: boolean;
+  private requestSlots: Semaphore | undefined;
 
   constructor(
     private config: LoadedConfig,
@@ -158,6 +161,7 @@ class Builder {
     const queueOptions = renderQueueOptions(this.globals.render, fail);
     this.renderQueue = opts.renderQueue ?? new RenderQueue(shareOf(queueOptions, opts.renderShare ?? 1));
     this.seeding = opts.seeding === true;
+    this.requestSlots = opts.upstreamRequests ? new Semaphore(opts.upstreamRequests) : undefined;
     const renderd = this.globals.renderd?.address;
     if (renderd != null) {
       if (typeof renderd !== 'string' || !/^https?:\/\/[^/]/.test(renderd)) fail('globals.renderd.address', `expected an http:// or https:// URL, got '${renderd}'`);
@@ -224,6 +228,7 @@ class Builder {
       clientTimeout: Number(s.client_timeout ?? g.client_timeout ?? 60),
       headers,
       hideErrorDetails: (s.hide_error_details ?? g.hide_error_details ?? true) !== false,
+      slots: this.requestSlots,
     };
   }
 

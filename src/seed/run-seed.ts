@@ -329,7 +329,7 @@ async function runSeedInner(a: SeedArgs, io: SeedIo): Promise<number> {
   const lock = a.useCacheLock ? new CacheLock('.mapproxy_seed.lck') : undefined;
   if (a.processes && a.processes > 0 && !a.dryRun && seeds.length) {
     if (!Number.isInteger(a.processes)) throw new SeedUsageError('--processes: expected a whole number');
-    opts.processes = new SeedProcesses({ command: selfCommand(), config: path.resolve(a.proxyConf), count: a.processes });
+    opts.processes = new SeedProcesses({ command: selfCommand(), config: path.resolve(a.proxyConf), count: a.processes, upstreamRequests: a.concurrency });
   }
   try {
     if (seeds.length) {

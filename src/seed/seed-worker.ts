@@ -23,14 +23,18 @@ interface Message {
   coords: TileCoord[];
 }
 
-/** Serves the seed on stdin/stdout until stdin closes; resolves with the exit code. */
-export async function runSeedWorker(config: string): Promise<number> {
+/**
+ * Serves the seed on stdin/stdout until stdin closes; resolves with the exit
+ * code. upstreamRequests: this worker's share of the seed's -c, the upstream
+ * requests it may have open at once while it holds more meta tiles than that.
+ */
+export async function runSeedWorker(config: string, upstreamRequests?: number): Promise<number> {
   // as mapproxy seed: no line per upstream request
   setLogLevel('mapproxy', 'warning');
   process.on('SIGINT', () => {});
   let proxy: Proxy;
   try {
-    proxy = buildProxy(loadConfig(config), { seeding: true });
+    proxy = buildProxy(loadConfig(config), { seeding: true, upstreamRequests });
   } catch (e) {
     log.error(`seed worker: cannot load ${config}: ${(e as Error).message}`);
     return 2;

@@ -299,7 +299,7 @@ export async function seedTask(task: SeedTask, opts: RunOptions): Promise<TaskRe
     ? (c: TileCoord) => isStale(tm, c, before())
     : (c: TileCoord) => !isFresh(tm, c, before()) || tilesOf(c).some((t) => !tm.opts.backend.isCached(t));
   run.total = await countTiles(task, opts, needsWork, workOnMetatiles);
-  const pool = new JobPool(Math.max(1, opts.concurrency));
+  const pool = new JobPool(processes ? processes.inFlight : Math.max(1, opts.concurrency));
   const sleep = opts.sleep ?? defaultSleep;
   const rate = new RateLimit(opts.maxRate, sleep);
   let consecutiveFailures = 0;

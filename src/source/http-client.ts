@@ -6,6 +6,7 @@
 import { SourceError } from '../errors.ts';
 import { getLogger } from '../log/logger.ts';
 import { metrics } from '../util/metrics.ts';
+import type { Semaphore } from '../util/semaphore.ts';
 
 const requestLog = getLogger('mapproxy.source.request');
 
@@ -16,6 +17,11 @@ export interface HttpOptions {
   headers: Record<string, string>;
   /** Whether error messages may include upstream URLs (false = hide them). */
   hideErrorDetails: boolean;
+  /**
+   * Held for each request, body included, when set: the upstream requests a
+   * process may have open at once over all its sources (a seed worker's share of -c).
+   */
+  slots?: Semaphore;
 }
 
 /** What a successful request returns. */
@@ -54,7 +60,12 @@ export class HttpClient {
     return this.send('POST', rawUrl, form);
   }
 
-  private async send(method: 'GET' | 'POST', rawUrl: string, form?: string): Promise<HttpResult> {
+  private send(method: 'GET' | 'POST', rawUrl: string, form?: string): Promise<HttpResult> {
+    const slots = this.opts.slots;
+    return slots ? slots.run(() => this.request(method, rawUrl, form)) : this.request(method, rawUrl, form);
+  }
+
+  private async request(method: 'GET' | 'POST', rawUrl: string, form?: string): Promise<HttpResult> {
     const { url, authorization } = splitAuth(rawUrl);
     const headers: Record<string, string> = { 'User-Agent': 'mapproxy-ts', ...this.opts.headers };
     if (authorization) headers.Authorization = authorization;

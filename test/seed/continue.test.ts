@@ -150,6 +150,26 @@ describe('mapproxy seed process', () => {
     assert.deepEqual(listFiles(path.join(dir2, 'cache_data/c_EPSG3857')), files);
   });
 
+  it('keeps -c N upstream requests at most, as mapproxy-seed -c N, while workers hold a meta tile more', async () => {
+    up.delayMs = 25;
+    try {
+      for (const [c, processes] of [['2', '2'], ['3', '2']]) {
+        // levels 0-4: 1 + 1 + 1 + 4 + 16 meta tiles
+        const dir = makeCase({ 'mapproxy.yaml': basicConfig(), 'seed.yaml': 'seeds:\n  s: {caches: [c], levels: {from: 0, to: 4}}\n' }, up);
+        up.requests.length = 0;
+        up.maxOpen = 0;
+        const r = await runCli(dir, ['-f', 'mapproxy.yaml', '-s', 'seed.yaml', '-c', c, '--processes', processes]).done;
+        assert.equal(r.code, 0, r.out + r.err);
+        assert.equal(listFiles(path.join(dir, 'cache_data/c_EPSG3857')).length, 1 + 4 + 16 + 64 + 256);
+        assert.equal(up.requests.length, 23, 'every meta tile once');
+        assert.ok(up.maxOpen <= Number(c), `-c ${c} --processes ${processes}: ${up.maxOpen} upstream requests at once`);
+        assert.ok(up.maxOpen >= 2, `-c ${c}: the workers ask in parallel (at most ${up.maxOpen} at once)`);
+      }
+    } finally {
+      up.delayMs = 0;
+    }
+  });
+
   it('takes -c CACHE from cron lines written for mapproxy-seed, exits 2 on a config error', async () => {
     const dir = makeCase({ 'mapproxy.yaml': basicConfig() }, up);
     const r = await runCli(dir, ['-f', 'mapproxy.yaml', '-c', 'c', '--grid', 'GLOBAL_WEBMERCATOR', '--levels', '0-2', '--bbox', '5.8,50.2,9.0,52.5']).done;

@@ -17,6 +17,9 @@ export interface SeedUpstream {
   /** Answer every request with HTTP 500. */
   failAll: boolean;
   delayMs: number;
+  /** Requests being answered now, and the most there were at once. */
+  open: number;
+  maxOpen: number;
   stop(): Promise<void>;
 }
 
@@ -24,34 +27,42 @@ export async function startSeedUpstream(): Promise<SeedUpstream> {
   const pngs = new Map<string, Uint8Array<ArrayBuffer>>();
   let server: RunningServer;
   let n = 0;
-  const up: SeedUpstream = { url: '', requests: [], failNext: 0, failAll: false, delayMs: 0, stop: () => server.stop() };
+  const up: SeedUpstream = { url: '', requests: [], failNext: 0, failAll: false, delayMs: 0, open: 0, maxOpen: 0, stop: () => server.stop() };
   server = await serveHttp({
     hostname: '127.0.0.1',
     port: 0,
     fetch: async (req) => {
-      const q = new URL(req.url).searchParams;
-      const p = (k: string) => q.get(k) ?? q.get(k.toLowerCase()) ?? '';
-      if (up.delayMs) await new Promise((r) => setTimeout(r, up.delayMs));
-      if (up.failAll || up.failNext > 0) {
-        if (up.failNext > 0) up.failNext--;
-        up.requests.push(`FAILED ${p('BBOX')}`);
-        return new Response('upstream broken', { status: 500 });
+      up.maxOpen = Math.max(up.maxOpen, ++up.open);
+      try {
+        return await answer(req);
+      } finally {
+        up.open--;
       }
-      const w = Number(p('WIDTH'));
-      const h = Number(p('HEIGHT'));
-      up.requests.push(`${p('BBOX')} ${w}x${h}`);
-      const key = `${w}x${h}:${n++ % 3}`;
-      let png = pngs.get(key);
-      if (!png) {
-        const r = createRaster(w, h, [200, 40, 40, 255]);
-        // not one colour: single-colour tiles would be stored differently where configured
-        for (let i = 0; i < Math.min(w * h, 64); i++) r.data[i * 4 + 1] = (i * 7 + n) & 255;
-        png = (await encodeImage(r, { format: 'png' })) as Uint8Array<ArrayBuffer>;
-        pngs.set(key, png);
-      }
-      return new Response(png, { headers: { 'Content-Type': 'image/png' } });
     },
   });
+  async function answer(req: Request): Promise<Response> {
+    const q = new URL(req.url).searchParams;
+    const p = (k: string) => q.get(k) ?? q.get(k.toLowerCase()) ?? '';
+    if (up.delayMs) await new Promise((r) => setTimeout(r, up.delayMs));
+    if (up.failAll || up.failNext > 0) {
+      if (up.failNext > 0) up.failNext--;
+      up.requests.push(`FAILED ${p('BBOX')}`);
+      return new Response('upstream broken', { status: 500 });
+    }
+    const w = Number(p('WIDTH'));
+    const h = Number(p('HEIGHT'));
+    up.requests.push(`${p('BBOX')} ${w}x${h}`);
+    const key = `${w}x${h}:${n++ % 3}`;
+    let png = pngs.get(key);
+    if (!png) {
+      const r = createRaster(w, h, [200, 40, 40, 255]);
+      // not one colour: single-colour tiles would be stored differently where configured
+      for (let i = 0; i < Math.min(w * h, 64); i++) r.data[i * 4 + 1] = (i * 7 + n) & 255;
+      png = (await encodeImage(r, { format: 'png' })) as Uint8Array<ArrayBuffer>;
+      pngs.set(key, png);
+    }
+    return new Response(png, { headers: { 'Content-Type': 'image/png' } });
+  }
   up.url = `http://127.0.0.1:${server.port}/service?`;
   return up;
 }
