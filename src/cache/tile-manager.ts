@@ -14,7 +14,7 @@ import { decodeImage, encodeImage, sniffImageFormat } from '../image/codec.ts';
 import { compositeOver } from '../image/composite.ts';
 import { looksComplete, type ImageFormat } from '../image/format.ts';
 import { applyOpacity } from '../image/encode.ts';
-import { createRaster, type Raster, type Rgba } from '../image/raster.ts';
+import { createRaster, releaseBuffer, type Raster, type Rgba } from '../image/raster.ts';
 import { splitRaster, stitchTiles } from '../image/stitch.ts';
 import type { BandMerger } from '../image/band-merge.ts';
 import { transformExtent, type ResamplingMethod } from '../image/resample.ts';
@@ -564,7 +564,10 @@ export class TileManager {
     }
     const raster = await this.merge(images, meta.size);
     const tiles = splitRaster(raster, tw, th, parts.map((p) => p.crop));
-    const stored = await Promise.all(tiles.map((t, i) => this.encodeAndStore(parts[i].coord!, t, cacheable)));
+    // decoded or composed here (no source's own raster, which it may keep): nobody else holds it
+    if (!this.opts.bandMerger && images.every((i) => i.kind !== 'raster')) releaseBuffer(raster.data);
+    // the split copies are ours too, and unused once encoded
+    const stored = await Promise.all(tiles.map((t, i) => this.encodeAndStore(parts[i].coord!, t, cacheable).finally(() => releaseBuffer(t.data))));
     for (let i = 0; i < parts.length; i++) out.set(key(parts[i].coord!), stored[i]);
     return out;
   }

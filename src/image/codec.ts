@@ -12,7 +12,7 @@ import { rasterToBmp } from './bmp.ts';
 import { sniffImageFormat } from './format.ts';
 import { decodePng, decodePngDirect, decodePngInto, pngColorType, type ClipRect } from './png-decode.ts';
 import { encodePng } from './png-encode.ts';
-import type { Raster } from './raster.ts';
+import { releaseBuffer, type Raster } from './raster.ts';
 import { copyRect } from './resample.ts';
 import { defaultCodecBackend, nativeTranscoder, type CodecBackend } from '../runtime/runtime.ts';
 
@@ -101,7 +101,10 @@ export async function decodeImage(bytes: Uint8Array): Promise<Raster> {
     // A level-0 PNG is the cheapest lossless way out of Bun.Image; our reader
     // copies its stored blocks without inflating.
     const png = await native.transcode(bytes, { format: 'png', compressionLevel: 0 });
-    return decodePng(png);
+    const r = await decodePng(png);
+    // the uncompressed PNG (4 bytes a pixel and more) is ours alone and copied out
+    releaseBuffer(png);
+    return r;
   }
   switch (format) {
     case 'png':

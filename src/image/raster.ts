@@ -121,3 +121,17 @@ export function isOpaque(r: Raster): boolean {
   for (let i = 3; i < d.length; i += 4) if (d[i] !== 255) return false;
   return true;
 }
+
+/**
+ * Frees the memory of a buffer now instead of at the next garbage
+ * collection, by detaching it (ES2024 `ArrayBuffer.prototype.transfer`).
+ * Only for a view the caller owns alone and never touches again: a meta
+ * tile's decode buffers are several MB each, and between two collections a
+ * seed worker piled them up to 250-340 MB RSS. Does nothing for a view that
+ * is only part of its buffer, a detached buffer, or where transfer is missing.
+ */
+export function releaseBuffer(view: ArrayBufferView): void {
+  const buf = view.buffer as ArrayBuffer & { detached?: boolean; transfer?: (n: number) => ArrayBuffer };
+  if (typeof buf.transfer !== 'function' || buf.detached || view.byteOffset !== 0 || view.byteLength !== buf.byteLength) return;
+  buf.transfer(0);
+}

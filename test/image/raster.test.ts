@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  blendPixel, createRaster, fillRect, getPixel, isOpaque, rasterFromData, setPixel, strokeRect,
+  blendPixel, createRaster, fillRect, getPixel, isOpaque, rasterFromData, releaseBuffer, setPixel, strokeRect,
 } from '../../src/image/raster.ts';
 import { compositeOver } from '../../src/image/composite.ts';
 import { parseColor } from '../../src/image/parse-color.ts';
@@ -9,6 +9,19 @@ import { formatFromMime, normalizeFormat } from '../../src/image/format.ts';
 import { rasterToBmp } from '../../src/image/bmp.ts';
 
 describe('raster', () => {
+  it('releases a buffer a view spans alone, and leaves part views and released buffers be', () => {
+    const whole = createRaster(64, 64, [1, 2, 3, 4]);
+    releaseBuffer(whole.data);
+    assert.equal(whole.data.buffer.byteLength, 0, 'the memory is given back');
+    assert.equal(whole.data.length, 0);
+    releaseBuffer(whole.data); // twice: nothing happens
+    const big = new Uint8Array(1024).fill(7);
+    const part = big.subarray(16, 32);
+    releaseBuffer(part);
+    assert.equal(big.length, 1024, 'a view into a larger buffer does not free the rest');
+    assert.equal(big[100], 7);
+  });
+
   it('creates a transparent raster by default and a filled one on request', () => {
     const t = createRaster(3, 2);
     assert.equal(t.data.length, 3 * 2 * 4);
