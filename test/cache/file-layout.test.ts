@@ -32,11 +32,19 @@ describe('file cache layouts', () => {
   });
 });
 
+/** Runs fn with a tc-layout PNG FileCache in a fresh temp directory, removed afterwards. */
+function withCache(fn: (c: FileCache, dir: string) => void): void {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fc-'));
+  try {
+    fn(new FileCache(dir, 'png', 'tc'), dir);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe('FileCache', () => {
   it('stores atomically and loads bytes with mtime', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fc-'));
-    try {
-      const c = new FileCache(dir, 'png', 'tc');
+    withCache((c) => {
       assert.equal(c.load([1, 2, 3]), undefined);
       c.store([1, 2, 3], new Uint8Array([1, 2, 3, 4]));
       const t = c.load([1, 2, 3]);
@@ -47,15 +55,11 @@ describe('FileCache', () => {
       assert.deepEqual(fs.readdirSync(tileDir), ['002.png']);
       c.remove([1, 2, 3]);
       assert.equal(c.isCached([1, 2, 3]), false);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('replaces a linked single-colour tile without touching the shared file', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fc-'));
-    try {
-      const c = new FileCache(dir, 'png', 'tc');
+    withCache((c, dir) => {
       c.storeSingleColor([4, 5, 6], new Uint8Array([9, 9]), [255, 0, 0], 'symlink');
       c.storeSingleColor([4, 6, 6], new Uint8Array([9, 9]), [255, 0, 0], 'symlink');
       const shared = path.join(dir, 'single_color_tiles', 'ff0000.png');
@@ -65,15 +69,11 @@ describe('FileCache', () => {
       assert.deepEqual([...c.load([4, 5, 6])!.bytes], [7, 7, 7]);
       assert.deepEqual([...fs.readFileSync(shared)], [9, 9], 'the single-colour file is unchanged');
       assert.deepEqual([...c.load([4, 6, 6])!.bytes], [9, 9], 'other links still read it');
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('creates missing directories, overwrites whole tiles and reuses a stale temp file name', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fc-'));
-    try {
-      const c = new FileCache(dir, 'png', 'tc');
+    withCache((c, dir) => {
       c.store([1, 1, 1], new Uint8Array(100).fill(1));
       // a directory removed behind the cache's back (cache-clean) is made again
       fs.rmSync(path.join(dir, '01'), { recursive: true });
@@ -96,8 +96,6 @@ describe('FileCache', () => {
       assert.equal(r.status, 0, r.stderr);
       assert.deepEqual([...c.load([2, 1, 1])!.bytes], [4, 4]);
       assert.deepEqual(fs.readdirSync(path.dirname(c.tilePath([2, 1, 1]))), ['001.png'], 'no temp file left');
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
