@@ -128,10 +128,15 @@ export function isOpaque(r: Raster): boolean {
  * Only for a view the caller owns alone and never touches again: a meta
  * tile's decode buffers are several MB each, and between two collections a
  * seed worker piled them up to 250-340 MB RSS. Does nothing for a view that
- * is only part of its buffer, a detached buffer, or where transfer is missing.
+ * is only part of its buffer, a buffer that is detached already or cannot be
+ * (WebAssembly memory), or where transfer is missing.
  */
 export function releaseBuffer(view: ArrayBufferView): void {
   const buf = view.buffer as ArrayBuffer & { detached?: boolean; transfer?: (n: number) => ArrayBuffer };
   if (typeof buf.transfer !== 'function' || buf.detached || view.byteOffset !== 0 || view.byteLength !== buf.byteLength) return;
-  buf.transfer(0);
+  try {
+    buf.transfer(0);
+  } catch {
+    // not detachable: the collector frees it as before
+  }
 }

@@ -20,6 +20,11 @@ describe('raster', () => {
     releaseBuffer(part);
     assert.equal(big.length, 1024, 'a view into a larger buffer does not free the rest');
     assert.equal(big[100], 7);
+    // WebAssembly memory cannot be detached: left alone, no error
+    const mem = new WebAssembly.Memory({ initial: 1 });
+    const all = new Uint8Array(mem.buffer);
+    releaseBuffer(all);
+    assert.equal(mem.buffer.byteLength, 65536);
   });
 
   it('creates a transparent raster by default and a filled one on request', () => {
