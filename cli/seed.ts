@@ -136,7 +136,7 @@ export function registerSeed(program: Command): void {
     .option('--refresh-before <time>', 'with --cache: also remake tiles older than this (7d, 12h, or 2026-01-01T00:00)')
     .option('--remove-before <time>', 'with --cache --cleanup: remove tiles older than this (default: the start of the run)')
     .option('--remove-all', 'with --cache --cleanup: remove all tiles in the levels and area')
-    .option('--processes <n>', 'processes that create the tiles (default: -c, at most one per CPU core; 0: all in the seed process)')
+    .option('--processes <n>', 'processes that create the tiles (default: -c, at most one per CPU core; never more than -c; 0: all in the seed process)')
     .option('--server <url>', 'submit the job to a running mapproxy serve (services.admin) instead of seeding here')
     .option('--token <token>', 'with --server: the admin token (default $MAPPROXY_ADMIN_TOKEN)')
     .option('--wait', 'with --server: follow the job until it ends (exit 0 done, 3 failed or cancelled)')

@@ -102,7 +102,7 @@ export interface BuildOptions {
   seeding?: boolean;
   /** Use this render queue (a seeding proxy next to the serving one of the same process) instead of a new one. */
   renderQueue?: RenderQueue;
-  /** At most this many upstream HTTP requests open at once, over all sources (a seed worker's share of -c); unset: no limit beyond concurrent_requests. */
+  /** At most this many upstream requests open at once, over all sources and renderd (a seed worker's share of -c); unset: no limit beyond concurrent_requests. */
   upstreamRequests?: number;
 }
 
@@ -165,7 +165,7 @@ class Builder {
     const renderd = this.globals.renderd?.address;
     if (renderd != null) {
       if (typeof renderd !== 'string' || !/^https?:\/\/[^/]/.test(renderd)) fail('globals.renderd.address', `expected an http:// or https:// URL, got '${renderd}'`);
-      this.remote = renderdClient(renderd, { timeoutSeconds: Number(this.globals.http?.client_timeout ?? 60) });
+      this.remote = renderdClient(renderd, { timeoutSeconds: Number(this.globals.http?.client_timeout ?? 60), slots: this.requestSlots });
     }
   }
 

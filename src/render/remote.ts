@@ -14,6 +14,7 @@ import { LockTimeoutError } from '../cache/tile-lock.ts';
 import { getLogger } from '../log/logger.ts';
 import { metrics } from '../util/metrics.ts';
 import type { RenderPriority } from './queue.ts';
+import type { Semaphore } from '../util/semaphore.ts';
 
 const requestLog = getLogger('mapproxy.source.request');
 
@@ -34,6 +35,8 @@ export interface RenderdClientOptions {
   timeoutSeconds?: number;
   /** fetch to use (tests). */
   fetch?: typeof fetch;
+  /** Held for each request when set: the upstream requests of a seed worker (its share of -c), renderd's included. */
+  slots?: Semaphore;
 }
 
 /** MapProxy sends 100 on demand and 10 while seeding; refresh and prefetch sit between and below. */
@@ -62,7 +65,7 @@ export function renderdClient(address: string, opts: RenderdClientOptions = {}):
   const timeoutMs = Math.max(0.001, opts.timeoutSeconds ?? 300) * 1000;
   const doFetch = opts.fetch ?? fetch;
 
-  return {
+  const creator: RemoteCreator = {
     async create(cacheId, coord, priority) {
       const body = renderdMessage(cacheId, [coord], RENDERD_PRIORITY[priority]);
       // MapProxy's log line: RENDERD <address>:<cache id>:(x, y, z) <status> - <ms>
@@ -113,6 +116,8 @@ export function renderdClient(address: string, opts: RenderdClientOptions = {}):
       throw new SourceError(`error from renderd: unexpected answer ${text.slice(0, 200)}`);
     },
   };
+  const slots = opts.slots;
+  return slots ? { create: (cacheId, coord, priority) => slots.run(() => creator.create(cacheId, coord, priority)) } : creator;
 }
 
 /**

@@ -115,16 +115,14 @@ export class SeedProcesses {
   constructor(
     readonly opts: { command: SelfCommand; config: string; count: number; upstreamRequests: number },
   ) {
-    this.count = Math.max(1, opts.count);
+    // more workers than -c would idle, and the requests a failed meta tile leaves
+    // running (its other sources) could then add to those of a worker taking the next one
+    this.count = Math.max(1, Math.min(opts.count, opts.upstreamRequests));
   }
 
-  /**
-   * Meta tiles to hand out at once: -c plus one per worker; just -c when
-   * there are more workers than -c (each then makes one at a time).
-   */
+  /** Meta tiles to hand out at once: -c plus one per worker. */
   get inFlight(): number {
-    const c = Math.max(1, this.opts.upstreamRequests);
-    return this.count <= c ? c + this.count : c;
+    return Math.max(1, this.opts.upstreamRequests) + this.count;
   }
 
   /** The workers, started on first use. */
@@ -132,8 +130,8 @@ export class SeedProcesses {
     if (this.workers.length) return;
     const c = Math.max(1, this.opts.upstreamRequests);
     for (let i = 0; i < this.count; i++) {
-      // -c split as evenly as it goes; with more workers than -c, at most -c of them have work at once
-      const share = Math.max(1, Math.floor(c / this.count) + (i < c % this.count ? 1 : 0));
+      // -c split as evenly as it goes (count <= c: every share is 1 or more)
+      const share = Math.floor(c / this.count) + (i < c % this.count ? 1 : 0);
       const { cmd, args } = this.opts.command;
       const child = spawn(cmd, [...args, 'seed-worker', '-f', this.opts.config, '--upstream-requests', String(share)], {
         stdio: ['pipe', 'pipe', 'inherit'],

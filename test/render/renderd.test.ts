@@ -11,6 +11,7 @@ import { SourceError } from '../../src/errors.ts';
 import { LockTimeoutError } from '../../src/cache/tile-lock.ts';
 import { renderdClient, renderdId, renderdMessage } from '../../src/render/remote.ts';
 import { MAX_BODY_BYTES, renderdHandler, renderPriority } from '../../src/render/renderd.ts';
+import { Semaphore } from '../../src/util/semaphore.ts';
 
 /** A server on 127.0.0.1 whose handler can be set after it has its port. */
 async function startServer(fetch: (req: Request) => Response | Promise<Response>): Promise<{ url: string; server: RunningServer; set(f: typeof fetch): void }> {
@@ -51,6 +52,28 @@ describe('renderd client: the message MapProxy 1.15 sends', () => {
         '{"command": "tile", "id": "5997d6dc1fa07065002792cc72a73d01fc9caf86", "tiles": [[1, 2, 3]], "cache_identifier": "osm_cache_GLOBAL_WEBMERCATOR", "priority": 100}',
       );
       assert.ok(!fake.seen[0].contentType?.includes('json'), 'MapProxy sends no JSON content type');
+    } finally {
+      await fake.server.stop();
+    }
+  });
+
+  it('keeps to the slots it is given (a seed worker’s share of -c): one request at a time for one slot', async () => {
+    let open = 0;
+    let maxOpen = 0;
+    const fake = await startServer(async () => {
+      maxOpen = Math.max(maxOpen, ++open);
+      await new Promise((r) => setTimeout(r, 20));
+      open--;
+      return new Response('{"status": "ok"}');
+    });
+    try {
+      const coords: [number, number, number][] = [[0, 0, 1], [1, 0, 1], [0, 1, 1], [1, 1, 1]];
+      await Promise.all(coords.map((c) => renderdClient(fake.url, { slots: new Semaphore(1) }).create('c_g', c, 'seed')));
+      assert.equal(maxOpen, 4, 'separate clients, separate slots');
+      maxOpen = 0;
+      const client = renderdClient(fake.url, { slots: new Semaphore(1) });
+      await Promise.all(coords.map((c) => client.create('c_g', c, 'seed')));
+      assert.equal(maxOpen, 1);
     } finally {
       await fake.server.stop();
     }

@@ -8,6 +8,7 @@ import { basicConfig, listFiles, makeCase, startSeedUpstream, type SeedUpstream 
 import { canSkip, statusSymbol, type ProgressId } from '../../src/seed/walker.ts';
 import { SafeProgress } from '../../src/seed/progress.ts';
 import { CacheLock } from '../../src/seed/cache-lock.ts';
+import { SeedProcesses } from '../../src/seed/seed-processes.ts';
 import { decodeImage } from '../../src/image/codec.ts';
 
 const MAIN = path.resolve(import.meta.dirname, '../../cli/main.ts');
@@ -150,10 +151,19 @@ describe('mapproxy seed process', () => {
     assert.deepEqual(listFiles(path.join(dir2, 'cache_data/c_EPSG3857')), files);
   });
 
+  it('hands out -c plus one meta tile per worker, and never starts more workers than -c', () => {
+    const inFlight = (count: number, c: number) => new SeedProcesses({ command: { cmd: 'unused', args: [] }, config: 'unused', count, upstreamRequests: c }).inFlight;
+    assert.equal(inFlight(2, 2), 4);
+    assert.equal(inFlight(2, 3), 5);
+    assert.equal(inFlight(1, 1), 2);
+    // --processes 4 -c 2: two workers
+    assert.equal(inFlight(4, 2), 4);
+  });
+
   it('keeps -c N upstream requests at most, as mapproxy-seed -c N, while workers hold a meta tile more', async () => {
     up.delayMs = 25;
     try {
-      for (const [c, processes] of [['2', '2'], ['3', '2']]) {
+      for (const [c, processes] of [['2', '2'], ['3', '2'], ['2', '3']]) {
         // levels 0-4: 1 + 1 + 1 + 4 + 16 meta tiles
         const dir = makeCase({ 'mapproxy.yaml': basicConfig(), 'seed.yaml': 'seeds:\n  s: {caches: [c], levels: {from: 0, to: 4}}\n' }, up);
         up.requests.length = 0;
