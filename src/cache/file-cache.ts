@@ -122,7 +122,7 @@ export class FileCache implements CacheBackend {
  * Write to a temp file beside dest, then rename: readers see the old file or
  * the whole new one. The directory is created only when the temp file cannot
  * be: a meta tile's tiles share a few directories, and each mkdir, like the
- * truncate of writeFileSync, is a syscall per tile that changes nothing.
+ * ftruncate Bun's writeFileSync adds, is a syscall per tile that changes nothing.
  */
 function writeAtomic(dest: string, bytes: Uint8Array): void {
   renameIntoPlace(dest, (tmp) => {
@@ -134,14 +134,21 @@ function writeAtomic(dest: string, bytes: Uint8Array): void {
       fs.mkdirSync(path.dirname(dest), { recursive: true });
       fd = fs.openSync(tmp, 'w');
     }
+    let written = false;
     try {
       for (let done = 0; done < bytes.length; ) {
         const n = fs.writeSync(fd, bytes, done, bytes.length - done);
         if (n <= 0) throw new Error(`cannot write ${tmp}: no progress`);
         done += n;
       }
+      written = true;
     } finally {
-      fs.closeSync(fd);
+      try {
+        fs.closeSync(fd);
+      } catch (e) {
+        // after a failed write, that error is the one to report
+        if (written) throw e;
+      }
     }
   });
 }
