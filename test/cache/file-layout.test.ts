@@ -98,4 +98,27 @@ describe('FileCache', () => {
       assert.deepEqual(fs.readdirSync(path.dirname(c.tilePath([2, 1, 1]))), ['001.png'], 'no temp file left');
     });
   });
+
+  it('reports a failed write (disk full) and leaves neither tile nor temp file', { skip: !fs.existsSync('/dev/full') }, () => {
+    withCache((c, dir) => {
+      c.store([3, 1, 1], new Uint8Array([5]));
+      // the temp name a fresh process uses first points at /dev/full: every write fails with ENOSPC
+      const script = `
+        import * as fs from 'node:fs';
+        import { FileCache } from ${JSON.stringify(path.resolve(import.meta.dirname, '../../src/cache/file-cache.ts'))};
+        const c = new FileCache(${JSON.stringify(dir)}, 'png', 'tc');
+        fs.symlinkSync('/dev/full', c.tilePath([3, 1, 1]) + '.' + process.pid + '.1.tmp');
+        try {
+          c.store([3, 1, 1], new Uint8Array(70000).fill(6));
+          console.log('stored');
+        } catch (e) {
+          console.log('error', e.code);
+        }
+      `;
+      const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+      assert.equal(r.stdout.trim(), 'error ENOSPC', r.stderr);
+      assert.deepEqual([...c.load([3, 1, 1])!.bytes], [5], 'the old tile stays');
+      assert.deepEqual(fs.readdirSync(path.dirname(c.tilePath([3, 1, 1]))), ['001.png'], 'no temp file or link left');
+    });
+  });
 });
