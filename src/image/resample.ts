@@ -125,17 +125,26 @@ export function transformExtent(
 export function extentSourceWindow(
   srcW: number, srcH: number, srcBbox: Bbox, dstBbox: Bbox, dstSize: readonly [number, number], margin = 2,
 ): [number, number, number, number] {
-  const span = (n: number, off: number, scale: number, size: number): [number, number] => {
-    const first = Math.floor(off + 0.5 * scale - 0.5) - 1 - margin;
-    const last = Math.floor(off + (n - 0.5) * scale - 0.5) + 3 + margin;
-    if (!(first < size && last > 0 && first < last)) return [0, size];
-    return [Math.max(0, first), Math.min(size, last)];
-  };
+  // the source positions of the first and the last sample centre along an axis
+  const span = (n: number, off: number, scale: number, size: number) => sourceSpan(off + 0.5 * scale, off + (n - 0.5) * scale, size, margin);
   const resX = (srcBbox[2] - srcBbox[0]) / srcW;
   const resY = (srcBbox[3] - srcBbox[1]) / srcH;
   const [x0, x1] = span(dstSize[0], (dstBbox[0] - srcBbox[0]) / resX, (dstBbox[2] - dstBbox[0]) / dstSize[0] / resX, srcW);
   const [y0, y1] = span(dstSize[1], (srcBbox[3] - dstBbox[3]) / resY, (dstBbox[3] - dstBbox[1]) / dstSize[1] / resY, srcH);
   return [x0, y0, x1, y1];
+}
+
+/**
+ * The source pixels, start and end (exclusive) along one axis of `size`,
+ * that samples between source positions lo and hi read: their span plus the
+ * bicubic reach and `margin`, clamped to the source; the whole axis when the
+ * span misses it (or is not a number).
+ */
+export function sourceSpan(lo: number, hi: number, size: number, margin: number): [number, number] {
+  const first = Math.floor(lo - 0.5) - 1 - margin;
+  const last = Math.floor(hi - 0.5) + 3 + margin;
+  if (!(first < size && last > 0 && first < last)) return [0, size];
+  return [Math.max(0, first), Math.min(size, last)];
 }
 
 /**

@@ -13,7 +13,7 @@
  */
 import { type Bbox, isSameSrs, isWebMercator, MERCATOR_MAX, type Srs } from '../srs/srs.ts';
 import { createRaster, TRANSPARENT, type Raster, type Rgba } from './raster.ts';
-import { type ResamplingMethod, spanSampler, transformExtent } from './resample.ts';
+import { type ResamplingMethod, sourceSpan, spanSampler, transformExtent } from './resample.ts';
 
 /** Options of reprojectRaster. */
 export interface ReprojectOptions {
@@ -90,14 +90,8 @@ export function meshSourceWindow(
     minY = Math.min(minY, q.nwy, q.ney, q.swy, q.sey);
     maxY = Math.max(maxY, q.nwy, q.ney, q.swy, q.sey);
   }
-  const span = (lo: number, hi: number, size: number): [number, number] => {
-    const first = Math.floor(lo - 0.5) - 1 - margin;
-    const last = Math.floor(hi - 0.5) + 3 + margin;
-    if (!(first < size && last > 0 && first < last)) return [0, size];
-    return [Math.max(0, first), Math.min(size, last)];
-  };
-  const [x0, x1] = span(minX, maxX, srcW);
-  const [y0, y1] = span(minY, maxY, srcH);
+  const [x0, x1] = sourceSpan(minX, maxX, srcW, margin);
+  const [y0, y1] = sourceSpan(minY, maxY, srcH, margin);
   const quads = x0 === 0 && y0 === 0 ? [...mesh] : mesh.map((q) => ({
     ...q,
     nwx: q.nwx - x0, nex: q.nex - x0, swx: q.swx - x0, sex: q.sex - x0,
