@@ -110,25 +110,28 @@ class SeedWorker {
 export class SeedProcesses {
   private workers: SeedWorker[] = [];
   private nextId = 0;
+  /** -c: the upstream requests all workers may have open at once. */
+  private readonly requests: number;
   private readonly count: number;
 
   constructor(
     readonly opts: { command: SelfCommand; config: string; count: number; upstreamRequests: number },
   ) {
+    this.requests = Math.max(1, opts.upstreamRequests);
     // more workers than -c would idle, and the requests a failed meta tile leaves
     // running (its other sources) could then add to those of a worker taking the next one
-    this.count = Math.max(1, Math.min(opts.count, opts.upstreamRequests));
+    this.count = Math.max(1, Math.min(opts.count, this.requests));
   }
 
   /** Meta tiles to hand out at once: -c plus one per worker. */
   get inFlight(): number {
-    return Math.max(1, this.opts.upstreamRequests) + this.count;
+    return this.requests + this.count;
   }
 
   /** The workers, started on first use. */
   private start(): void {
     if (this.workers.length) return;
-    const c = Math.max(1, this.opts.upstreamRequests);
+    const c = this.requests;
     for (let i = 0; i < this.count; i++) {
       // -c split as evenly as it goes (count <= c: every share is 1 or more)
       const share = Math.floor(c / this.count) + (i < c % this.count ? 1 : 0);
