@@ -325,10 +325,16 @@ describe('breakStaleLock (the two-waiters race, step by step)', () => {
     return { fd, judged: fs.fstatSync(fd) };
   }
 
-  it('removes the file it judged stale', () => {
+  /** A fresh directory holding one lock file of another host, an hour old. */
+  function staleLock(): { dir: string; file: string } {
     const dir = tmpDir();
     const file = path.join(dir, 'b.lck');
     writeForeignLock(file, 3600);
+    return { dir, file };
+  }
+
+  it('removes the file it judged stale', () => {
+    const { dir, file } = staleLock();
     const { fd, judged } = judge(file);
     try {
       assert.equal(breakStaleLock(file, fd, judged), 'removed');
@@ -339,9 +345,7 @@ describe('breakStaleLock (the two-waiters race, step by step)', () => {
   });
 
   it('keeps the fresh lock of a waiter that broke the stale one first', () => {
-    const dir = tmpDir();
-    const file = path.join(dir, 'b.lck');
-    writeForeignLock(file, 3600);
+    const { dir, file } = staleLock();
     const b = judge(file); // waiter B judges the old lock stale ...
     const a = judge(file); // ... so does waiter A, which is faster:
     assert.equal(breakStaleLock(file, a.fd, a.judged), 'removed');
@@ -360,9 +364,7 @@ describe('breakStaleLock (the two-waiters race, step by step)', () => {
   });
 
   it('never moves the fresh lock away, even for a moment, when acting on an outdated judgement', () => {
-    const dir = tmpDir();
-    const file = path.join(dir, 'b.lck');
-    writeForeignLock(file, 3600);
+    const { file } = staleLock();
     const b = judge(file);
     fs.unlinkSync(file); // the stale lock is broken by someone else ...
     const fresh = fs.openSync(file, 'wx'); // ... who takes the lock
@@ -384,9 +386,7 @@ describe('breakStaleLock (the two-waiters race, step by step)', () => {
   });
 
   it('leaves the lock to a waiter that is breaking it already', () => {
-    const dir = tmpDir();
-    const file = path.join(dir, 'b.lck');
-    writeForeignLock(file, 3600);
+    const { dir, file } = staleLock();
     const w = judge(file);
     fs.writeFileSync(`${file}.break.lck`, ''); // another waiter holds the break token
     try {
@@ -404,9 +404,7 @@ describe('breakStaleLock (the two-waiters race, step by step)', () => {
   });
 
   it('keeps a lock whose holder refreshed it after it was judged', () => {
-    const dir = tmpDir();
-    const file = path.join(dir, 'b.lck');
-    writeForeignLock(file, 3600);
+    const { file } = staleLock();
     const holder = fs.openSync(file, 'r+');
     const w = judge(file);
     const now = new Date();
@@ -421,9 +419,7 @@ describe('breakStaleLock (the two-waiters race, step by step)', () => {
   });
 
   it('reports a lock that vanished before it could be moved', () => {
-    const dir = tmpDir();
-    const file = path.join(dir, 'b.lck');
-    writeForeignLock(file, 3600);
+    const { dir, file } = staleLock();
     const w = judge(file);
     fs.unlinkSync(file);
     try {
