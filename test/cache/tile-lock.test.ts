@@ -419,7 +419,7 @@ describe('breakStaleLock (the two-waiters race, step by step)', () => {
   });
 
   it('reports a lock that vanished before it could be moved', () => {
-    const { dir, file } = staleLock();
+    const { file } = staleLock();
     const w = judge(file);
     fs.unlinkSync(file);
     try {
