@@ -35,31 +35,34 @@ function refuse(status: number, msg: string, headers: Record<string, string> = {
 
 /**
  * The fetch handler of one proxy. Tile paths skip Hono's router and URL
- * object: they are the hot path (thousands of cache hits per second).
+ * object: they are the hot path (thousands of cache hits per second), so a
+ * tile request goes from the URL straight to its service, with the metrics
+ * label known from the path.
  */
 export function createHandler(proxy: Proxy, opts: HandlerOptions = {}): FetchHandler {
   const trusted = opts.trustedProxies ?? parseTrustedProxies();
-  const inner = createTileHandler(proxy);
+  const app = createApp(proxy);
+  const tms = proxy.services.tms;
+  const wmts = proxy.services.wmts?.restful ? proxy.services.wmts : undefined;
+  const cors = proxy.corsOrigin;
   const maxConcurrent = opts.maxConcurrent ?? 1024;
   const maxUrl = opts.maxUrlLength ?? 8192;
   // throws ConfigError when services.admin has no token
   const admin = opts.admin === false ? undefined : adminServiceFor(proxy, { adminBind: false });
-  const adminUrl = (url: string) => {
-    const s = url.indexOf('/', url.indexOf('//') + 2);
-    return s >= 0 && url.startsWith('/admin', s) && isAdminPath(new URL(url).pathname);
-  };
   let active = 0;
   // Not async: a cache hit is answered synchronously, without a promise per request.
   return (req, peer) => {
     const started = performance.now();
+    const method = req.method;
+    const read = method === 'GET' || method === 'HEAD';
     // POST and DELETE only for the seeding API (checked in answer(), after X-Script-Name is stripped)
-    if (req.method !== 'GET' && req.method !== 'HEAD' && !admin) return refuse(405, 'method not allowed', { Allow: 'GET, HEAD' });
+    if (!read && !admin) return refuse(405, 'method not allowed', { Allow: 'GET, HEAD' });
     if (req.url.length > maxUrl) return refuse(414, `URL longer than ${maxUrl} characters`);
     if (active >= maxConcurrent) return refuse(503, 'too many requests in progress, try again', { 'Retry-After': '1' });
     active++;
     let r: Response | Promise<Response>;
     try {
-      r = answer(req, peer, started);
+      r = answer(req, read, peer, started);
     } catch (e) {
       active--;
       throw e;
@@ -71,18 +74,42 @@ export function createHandler(proxy: Proxy, opts: HandlerOptions = {}): FetchHan
     return r.finally(() => active--);
   };
 
-  function answer(req: Request, peer: PeerAddress | undefined, started: number): Response | Promise<Response> {
+  function answer(req: Request, read: boolean, peer: PeerAddress | undefined, started: number): Response | Promise<Response> {
     const h = req.headers;
     // proxy headers are rare per request: one check each before any work
     if (h.has('x-forwarded-host') || h.has('x-forwarded-proto') || h.has('x-script-name') || h.has('forwarded')) {
       req = forwardedRequest(req, trusted.trusts(peer?.()));
     }
-    const isAdmin = admin !== undefined && adminUrl(req.url);
-    if (!isAdmin && req.method !== 'GET' && req.method !== 'HEAD') return refuse(405, 'method not allowed', { Allow: 'GET, HEAD' });
-    const service = serviceOf(req.url);
-    const r = isAdmin ? admin.handle(req) : inner(req);
+    const url = req.url;
+    const start = url.indexOf('/', url.indexOf('//') + 2);
+    const q = url.indexOf('?', start);
+    const pathname = start < 0 ? '/' : url.slice(start, q < 0 ? undefined : q);
+    if (read) {
+      let service = '';
+      let r: Response | Promise<Response> | undefined;
+      if (tms && pathname.startsWith('/t')) {
+        if (pathname.startsWith('/tiles/')) service = 'tiles';
+        else if (pathname === '/tms' || pathname.startsWith('/tms/')) service = 'tms';
+        if (service) r = tms.handle(req, pathname, q < 0 ? '' : url.slice(q + 1));
+      } else if (wmts && pathname.startsWith('/wmts/')) {
+        service = 'wmts';
+        r = wmts.handleRest(req, pathname.slice(5));
+      }
+      if (r) return r instanceof Promise ? r.then((resp) => counted(service, tileCors(resp, cors), started)) : counted(service, tileCors(r, cors), started);
+    }
+    // the admin service sees the normalised path (dot segments resolved), as URL parsing gives it
+    const isAdmin = admin !== undefined && pathname.startsWith('/admin') && isAdminPath(new URL(url).pathname);
+    if (!isAdmin && !read) return refuse(405, 'method not allowed', { Allow: 'GET, HEAD' });
+    const service = serviceOf(pathname, q < 0 ? '' : url.slice(q + 1));
+    const r = isAdmin ? admin.handle(req) : app.fetch(req);
     return r instanceof Promise ? r.then((resp) => counted(service, resp, started)) : counted(service, r, started);
   }
+}
+
+/** A tile service's error answer gets the CORS header (hits and misses carry it already). */
+function tileCors(resp: Response, cors: string): Response {
+  if (cors && resp.status !== 200) resp.headers.set('Access-Control-Allow-Origin', cors);
+  return resp;
 }
 
 /** resp, counted in the request metrics. */
@@ -92,17 +119,11 @@ function counted(service: string, resp: Response, started: number): Response {
   return resp;
 }
 
-/** The service a URL addresses, as the metrics label it. */
-function serviceOf(url: string): string {
-  const start = url.indexOf('/', url.indexOf('//') + 2);
-  const q = url.indexOf('?', start);
+/** The service a path (and query) addresses, as the metrics label it. */
+function serviceOf(pathname: string, query: string): string {
   // the first path segment, without splitting the path
-  let first = '';
-  if (start >= 0) {
-    const end = q < 0 ? url.length : q;
-    const slash = url.indexOf('/', start + 1);
-    first = url.slice(start + 1, slash < 0 || slash > end ? end : slash);
-  }
+  const slash = pathname.indexOf('/', 1);
+  const first = pathname.slice(1, slash < 0 ? undefined : slash);
   switch (first) {
     case 'tms':
     case 'tiles':
@@ -116,37 +137,12 @@ function serviceOf(url: string): string {
       return first;
     case 'service':
     case 'ows': {
-      const m = q < 0 ? null : /(?:^|&)service=([a-z]+)/i.exec(url.slice(q + 1));
+      const m = /(?:^|&)service=([a-z]+)/i.exec(query);
       return m && m[1].toLowerCase() === 'wmts' ? 'wmts' : 'wms';
     }
     default:
       return 'other';
   }
-}
-
-function createTileHandler(proxy: Proxy): (req: Request) => Response | Promise<Response> {
-  const app = createApp(proxy);
-  const tms = proxy.services.tms;
-  const wmts = proxy.services.wmts?.restful ? proxy.services.wmts : undefined;
-  const cors = proxy.corsOrigin;
-  if (!tms && !wmts) return (req) => app.fetch(req);
-  const withCors = (resp: Response): Response => {
-    if (cors && resp.status !== 200) resp.headers.set('Access-Control-Allow-Origin', cors);
-    return resp;
-  };
-  return (req) => {
-    const url = req.url;
-    const start = url.indexOf('/', url.indexOf('//') + 2);
-    const q = url.indexOf('?', start);
-    const pathname = start < 0 ? '/' : url.slice(start, q < 0 ? undefined : q);
-    if (req.method === 'GET' || req.method === 'HEAD') {
-      let r: Response | Promise<Response> | undefined;
-      if (tms && (pathname.startsWith('/tiles/') || pathname === '/tms' || pathname.startsWith('/tms/'))) r = tms.handle(req, pathname, q < 0 ? '' : url.slice(q + 1));
-      else if (wmts && pathname.startsWith('/wmts/')) r = wmts.handleRest(req, pathname.slice(5));
-      if (r) return r instanceof Promise ? r.then(withCors) : withCors(r);
-    }
-    return app.fetch(req);
-  };
 }
 
 /** Build the Hono app serving one proxy (all routes; createHandler adds the fast tile path). */

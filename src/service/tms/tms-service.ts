@@ -34,11 +34,19 @@ interface TileRequestParts {
   ext: string;
 }
 
+/** A layer as tile URLs name it, resolved once. */
+interface TileRoute {
+  layer: TileLayer;
+  sg: TileServiceGrid;
+}
+
 const TILE_RE = /^\/(?:1\.0\.0\/)?([^/]+)\/(?:([^/]+)\/)?(-?\d+)\/(-?\d+)\/(-?\d+)\.(\w+)$/;
 
 /** The TMS and /tiles service; `handle` answers one request under /tms or /tiles. */
 export class TmsService {
   private grids = new WeakMap<TileLayer, TileServiceGrid>();
+  /** URL layer segment -> spec segment ('' for none) -> route; see route(). */
+  private routes = new Map<string, Map<string, TileRoute>>();
   private cacheControl: string;
   constructor(readonly opts: TmsOptions) {
     this.cacheControl = tileCacheControl(opts.maxTileAge);
@@ -48,6 +56,23 @@ export class TmsService {
     let sg = this.grids.get(layer);
     if (!sg) this.grids.set(layer, (sg = tileServiceGrid(layer.grid)));
     return sg;
+  }
+
+  /**
+   * The layer a tile URL's layer and spec segments name, with its grid view,
+   * remembered per segment pair: the lookup runs for every tile request. Only
+   * pairs that name a layer are kept, so unknown names cannot grow the map.
+   */
+  private route(name: string, spec: string | undefined): TileRoute | undefined {
+    const bySpec = this.routes.get(name);
+    const known = bySpec?.get(spec ?? '');
+    if (known) return known;
+    const layer = this.opts.index.find(name, spec);
+    if (!layer) return undefined;
+    const route: TileRoute = { layer, sg: this.sg(layer) };
+    if (bySpec) bySpec.set(spec ?? '', route);
+    else this.routes.set(name, new Map([[spec ?? '', route]]));
+    return route;
   }
 
   /**
@@ -83,13 +108,13 @@ export class TmsService {
   }
 
   private tile(req: Request, p: TileRequestParts, origin: 'sw' | 'nw' | undefined, useProfiles: boolean): Response | Promise<Response> {
-    const layer = this.opts.index.find(p.layer, p.spec);
-    if (!layer) throw new RequestError(`unknown layer: ${p.layer}`, 404);
+    const route = this.route(p.layer, p.spec);
+    if (!route) throw new RequestError(`unknown layer: ${p.layer}`, 404);
+    const { layer, sg } = route;
     // a mixed cache answers PNG or JPEG whatever the URL says, as MapProxy does
     if (p.ext !== layer.format && !(layer.format === 'mixed' && /^(png|jpe?g|mixed)$/.test(p.ext))) {
       throw new RequestError(`invalid format (${p.ext}). this tile set only supports (${layer.format})`, 404, 'InvalidParameterValue');
     }
-    const sg = this.sg(layer);
     let coord = internalTileCoord(sg, p.coord, useProfiles);
     if (!coord) throw new RequestError('The requested tile is outside the bounding box of the tile map.', 404, 'TileOutOfRange');
     const gridOrigin = layer.grid.origin;
