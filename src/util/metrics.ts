@@ -8,23 +8,40 @@
 import * as fs from 'node:fs';
 
 type Labels = readonly string[];
+/** Label value -> the next label's values, or at the last label the series' numbers. */
+type SeriesTree = Map<string, SeriesTree | number[]>;
 
 /** Bumped on every count: a worker sends a snapshot only when it moved. */
 let version = 0;
 
 abstract class Metric {
   /** Label values joined by NUL -> the numbers of that series. */
-  values = new Map<string, number[]>();
+  readonly values = new Map<string, number[]>();
   constructor(
     readonly name: string,
     readonly help: string,
     readonly labelNames: readonly string[],
   ) {}
 
+  /** The same series by label value, one level per label: found without building the key (this runs several times per request). */
+  private tree: SeriesTree = new Map();
+
   protected slot(labels: Labels, size: number): number[] {
-    const key = labels.join('\u0000');
-    let v = this.values.get(key);
-    if (!v) this.values.set(key, (v = new Array(size).fill(0)));
+    let node = this.tree;
+    const last = labels.length - 1;
+    for (let i = 0; i < last; i++) {
+      let next = node.get(labels[i]) as SeriesTree | undefined;
+      if (!next) node.set(labels[i], (next = new Map()));
+      node = next;
+    }
+    const leaf = last < 0 ? '' : labels[last];
+    let v = node.get(leaf) as number[] | undefined;
+    if (!v) {
+      const key = labels.join('\u0000');
+      v = this.values.get(key);
+      if (!v) this.values.set(key, (v = new Array(size).fill(0)));
+      node.set(leaf, v);
+    }
     return v;
   }
 
