@@ -10,6 +10,10 @@
  * same hit headers and does nothing else, in as many processes as workers.
  * It splits the gap to nginx into the runtime's share and ours.
  *
+ * mapproxy-ts runs with its default --tile-memory (hits answered from memory
+ * after a stat of the file), with an access log, and with --tile-memory 0
+ * (every hit reads its file, as nginx and the floor do).
+ *
  * mapproxy-ts, nginx and the floor run BENCH_ROUNDS times, interleaved, and
  * the median run is shown (shared machines are noisy); MapProxy runs once.
  *
@@ -341,6 +345,8 @@ for (let round = 0; round < ROUNDS; round++) {
   if (withNginx) await benchNginx();
   if (floorBuild.status === 0) await benchFloor();
   await benchOurs(`mapproxy-ts serve -w ${WORKERS} --access-log FILE`, ['--access-log', path.join(dir, 'access.log')]);
+  // every hit read from its file, as before --tile-memory existed
+  await benchOurs(`mapproxy-ts serve -w ${WORKERS} --tile-memory 0`, ['--tile-memory', '0']);
 }
 
 /** gunicorn whose Python can import MapProxy (the interpreter named in its #! line). */

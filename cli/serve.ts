@@ -1,7 +1,7 @@
 /** `mapproxy serve CONFIG [-b ADDR]... [-w N] ...`, and the hidden `serve-worker` its workers run. */
 import { Command } from 'commander';
 import { runServe } from '../src/server/serve.ts';
-import { defaultWorkers, parseCount, parseLogLevel, parseServeBind, WORKER_ENV, type Bind, type ServeOptions, type WorkerSpec } from '../src/server/serve-options.ts';
+import { DEFAULT_TILE_MEMORY_MB, defaultWorkers, parseCount, parseLogLevel, parseServeBind, WORKER_ENV, type Bind, type ServeOptions, type WorkerSpec } from '../src/server/serve-options.ts';
 
 /** The flags serve and serve-multiapp share, as commander hands them over. */
 export interface ServeFlags {
@@ -19,6 +19,7 @@ export interface ServeFlags {
   trustedProxies?: string;
   pidFile?: string;
   debug?: boolean;
+  tileMemory: string;
 }
 
 /** Add the flags of the production server (gunicorn's names where it has them) to a command. */
@@ -37,6 +38,7 @@ export function addServeOptions(cmd: Command): Command {
     .option('--log-config <file>', "a MapProxy log.ini (Python logging's format); replaces --error-log and --log-level")
     .option('--trusted-proxies <list>', "peers whose X-Forwarded-*, X-Script-Name and Forwarded headers count: IPs, CIDR ranges, 'unix', '*' (default: loopback and UNIX socket)")
     .option('--pid-file <file>', 'write the supervisor pid here, removed at exit')
+    .option('--tile-memory <MB>', 'keep up to this many MB of recently served tiles in each worker, checked against their files on every use (0: off)', String(DEFAULT_TILE_MEMORY_MB))
     .option('--debug', 'add an X-MapProxy-Worker: PID response header and log debug messages');
 }
 
@@ -58,6 +60,7 @@ export function parseServeFlags(flags: ServeFlags): Omit<ServeOptions, 'config'>
       logConfig: flags.logConfig,
       trustedProxies: flags.trustedProxies,
       debug: flags.debug === true,
+      tileMemory: parseCount('--tile-memory', flags.tileMemory, { max: 65536 }),
     };
   } catch (e) {
     console.error(`error: ${(e as Error).message}`);

@@ -43,6 +43,8 @@ export interface ServeOptions {
   debug: boolean;
   /** --admin-bind: the seeding API on this TCP address only (served by the worker in slot 0). */
   adminBind?: Bind;
+  /** MB of recently served tiles each worker keeps in memory (0: none). */
+  tileMemory: number;
 }
 
 /** What one worker process is told (as JSON in MAPPROXY_SERVE_WORKER). */
@@ -74,7 +76,12 @@ export interface WorkerSpec {
   adminSeparate?: boolean;
   /** The --admin-bind address this worker serves the seeding API on (slot 0). */
   adminListen?: ListenTarget;
+  /** MB of recently served tiles to keep in memory (0 or absent: none). */
+  tileMemory?: number;
 }
+
+/** Default of --tile-memory: MB of recently served tiles each worker keeps. */
+export const DEFAULT_TILE_MEMORY_MB = 8;
 
 /** Environment variable carrying the WorkerSpec of a worker process. */
 export const WORKER_ENV = 'MAPPROXY_SERVE_WORKER';

@@ -12,6 +12,7 @@ import { AccessLog, LogFile, logAsServer } from './log-output.ts';
 import { parseTrustedProxies } from './proxy-headers.ts';
 import { makeApp } from './reloading-app.ts';
 import { MultiApp } from './multiapp.ts';
+import { setTileMemory } from '../cache/hot-tiles.ts';
 import { metricsVersion, snapshotMetrics, useGroupMetrics, type MetricsSnapshot } from '../util/metrics.ts';
 import { configLoadProblem, type WorkerSpec } from './serve-options.ts';
 import { guardHandler, type GuardedHandler } from './worker-handler.ts';
@@ -69,6 +70,7 @@ export async function runWorker(spec: WorkerSpec): Promise<void> {
 
   // the group's figures, summed by the supervisor, answer /metrics
   useGroupMetrics(spec.metricsFile);
+  setTileMemory(Math.floor((spec.tileMemory ?? 0) * 2 ** 20));
   let metricsSent = metricsVersion();
   // what the supervisor has of each series: only the series that moved are sent again
   const metricsMemo = new Map<string, number>();

@@ -168,6 +168,7 @@ export async function runServe(opts: ServeOptions): Promise<number> {
           logConfig,
           trustedProxies: opts.trustedProxies,
           debug: opts.debug,
+          tileMemory: opts.tileMemory,
           parentPid: process.pid,
           workers: opts.workers,
           // slot 0 runs the seeding jobs and serves --admin-bind (a multiapp has no seeding API)
