@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tileRelPath, type DirectoryLayout } from './file-layout.ts';
-import { hotTiles } from './hot-tiles.ts';
+import { hotTiles, keepsTilesBelow } from './hot-tiles.ts';
 import type { TileCoord } from '../grid/tile-grid.ts';
 
 /** A stored tile: its bytes and modification time in seconds (as Python's st_mtime). */
@@ -34,6 +34,8 @@ let tmpCounter = 0;
 /** MapProxy-compatible file cache below one directory. */
 export class FileCache implements CacheBackend {
   private prefix: string;
+  /** Whether tiles of this cache may be kept in memory (local file system), once known. */
+  private keep: boolean | undefined;
   constructor(
     readonly dir: string,
     readonly ext: string,
@@ -51,7 +53,7 @@ export class FileCache implements CacheBackend {
   load(coord: TileCoord): StoredTile | undefined {
     const file = this.tilePath(coord);
     // a tile kept in memory (serve --tile-memory) costs one stat instead of four calls
-    const hot = hotTiles();
+    const hot = this.keep === false ? undefined : hotTiles();
     if (hot?.has(file)) {
       let st: fs.BigIntStats | undefined;
       try {
@@ -86,7 +88,7 @@ export class FileCache implements CacheBackend {
       }
       const mtime = pythonMtime(st.mtimeNs);
       if (off < size) return { bytes: bytes.subarray(0, off), mtime };
-      hot?.add(file, bytes, mtime, st);
+      if (hot && (this.keep ??= keepsTilesBelow(this.dir))) hot.add(file, bytes, mtime, st);
       return { bytes, mtime };
     } finally {
       fs.closeSync(fd);
@@ -94,8 +96,11 @@ export class FileCache implements CacheBackend {
   }
 
   store(coord: TileCoord, bytes: Uint8Array): void {
+    const file = this.tilePath(coord);
+    // the next load would see the new file anyway; this frees the memory at once
+    hotTiles()?.drop(file);
     // the rename replaces a linked single-colour tile's link, never the file it points to
-    writeAtomic(this.tilePath(coord), bytes);
+    writeAtomic(file, bytes);
   }
 
   /** MapProxy's single_color_tiles/<rrggbb[aa]>.<ext> plus a relative symlink (or a hard link) at the tile's path. */
@@ -103,6 +108,7 @@ export class FileCache implements CacheBackend {
     const real = path.join(path.resolve(this.dir), 'single_color_tiles', `${color.map((v) => v.toString(16).padStart(2, '0')).join('')}.${this.ext}`);
     if (!fs.existsSync(real)) writeAtomic(real, bytes);
     const dest = this.tilePath(coord);
+    hotTiles()?.drop(dest);
     fs.mkdirSync(path.dirname(dest), { recursive: true });
     // link under a temp name, then rename over the tile: readers never see it missing
     renameIntoPlace(dest, (tmp) => {

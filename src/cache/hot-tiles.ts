@@ -5,9 +5,14 @@
  * replaced (seeding renames a new file over it) or removed is read again or
  * answered missing at once, so this never serves anything the file cache
  * would not. The budget is per process; tiles are evicted oldest first,
- * with a second chance for those used since they were last looked at.
+ * with a second chance for those used since they were last looked at. Only
+ * local file systems qualify (see keepsTilesBelow).
  */
+import * as fs from 'node:fs';
 import type { BigIntStats } from 'node:fs';
+import { metrics } from '../util/metrics.ts';
+
+const NO_LABELS: readonly string[] = [];
 
 /** A tile file's content and the identity it was read with. */
 export interface HotTile {
@@ -15,10 +20,11 @@ export interface HotTile {
   bytes: Uint8Array;
   /** Python's st_mtime of the file (what ETag and Last-Modified use). */
   mtime: number;
-  // the file's identity as numbers (BigInts cost memory per kept tile); a
-  // double keeps nanosecond times to 256 ns, and ctime changes with any write
+  // the file's identity; times as doubles (a BigInt costs memory per kept
+  // tile) keep nanoseconds to 256 ns, and ctime changes with any write
   dev: number;
-  ino: number;
+  /** Exact: inode numbers above 2^53 exist (overlayfs xino, some network file ids). */
+  ino: bigint;
   size: number;
   mtimeNs: number;
   ctimeNs: number;
@@ -68,8 +74,9 @@ export class HotTiles {
   current(path: string, st: BigIntStats): HotTile | undefined {
     const e = this.entries.get(path);
     if (!e) return undefined;
-    if (e.ino === Number(st.ino) && e.mtimeNs === Number(st.mtimeNs) && e.ctimeNs === Number(st.ctimeNs) && e.size === Number(st.size) && e.dev === Number(st.dev)) {
+    if (e.ino === st.ino && e.mtimeNs === Number(st.mtimeNs) && e.ctimeNs === Number(st.ctimeNs) && e.size === Number(st.size) && e.dev === Number(st.dev)) {
       e.used = true;
+      metrics.tileMemoryHits.inc(NO_LABELS);
       return e;
     }
     this.drop(path);
@@ -86,7 +93,7 @@ export class HotTiles {
       bytes,
       mtime,
       dev: Number(st.dev),
-      ino: Number(st.ino),
+      ino: st.ino,
       size: Number(st.size),
       mtimeNs: Number(st.mtimeNs),
       ctimeNs: Number(st.ctimeNs),
@@ -150,6 +157,36 @@ export class HotTiles {
         this.used -= e.bytes.length + ENTRY_OVERHEAD;
       }
     }
+  }
+}
+
+/**
+ * statfs f_type of Linux file systems whose stat() always sees a file as it
+ * is now. Network file systems (NFS, SMB, FUSE, Ceph, 9p) answer stat() from
+ * an attribute cache for seconds to a minute where open() asks the server,
+ * so a tile another host replaced would be answered from memory: tiles on
+ * them, or on anything not listed, are not kept.
+ */
+const LOCAL_FILE_SYSTEMS = new Set([
+  0xef53, // ext2, ext3, ext4
+  0x58465342, // xfs
+  0x9123683e, // btrfs
+  0x2fc12fc1, // zfs
+  0x01021994, // tmpfs
+  0x858458f6, // ramfs
+  0x794c7630, // overlayfs (containers)
+  0xf2f52010, // f2fs
+  0xca451a4e, // bcachefs
+  0x52654973, // reiserfs
+  0x3153464a, // jfs
+]);
+
+/** Whether tiles below dir may be kept: dir is on a local file system (false when that cannot be told). */
+export function keepsTilesBelow(dir: string): boolean {
+  try {
+    return LOCAL_FILE_SYSTEMS.has(Number(fs.statfsSync(dir).type));
+  } catch {
+    return false;
   }
 }
 

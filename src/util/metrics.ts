@@ -139,6 +139,7 @@ export const metrics = {
   renderStarted: new Counter('mapproxy_render_started_total', 'Tile creations started by the render queue, by priority.', ['priority']),
   renderCoalesced: new Counter('mapproxy_render_coalesced_total', 'Tile creations asked for while the same meta tile was already queued or running.', ['priority']),
   prefetchDropped: new Counter('mapproxy_render_prefetch_dropped_total', 'Prefetch work dropped because on-demand work had to wait.', []),
+  tileMemoryHits: new Counter('mapproxy_tile_memory_hits_total', 'Tiles answered from a serve worker\'s --tile-memory after a stat() showed the file unchanged.', []),
   staleServed: new Counter('mapproxy_stale_served_total', 'Expired tiles answered from the cache (stale-while-revalidate or stale-if-error).', ['cache', 'reason']),
 };
 

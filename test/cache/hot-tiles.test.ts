@@ -9,37 +9,39 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { FileCache } from '../../src/cache/file-cache.ts';
-import { HotTiles, hotTiles, setTileMemory } from '../../src/cache/hot-tiles.ts';
+import { HotTiles, hotTiles, keepsTilesBelow, setTileMemory } from '../../src/cache/hot-tiles.ts';
+import { metrics } from '../../src/util/metrics.ts';
 import type { TileCoord } from '../../src/grid/tile-grid.ts';
 
 const KB = 1024;
 
 /** Runs fn with a tc-layout PNG FileCache in a fresh temp directory, removed afterwards. */
-function withCache(fn: (c: FileCache) => void): void {
+async function withCache(fn: (c: FileCache) => void | Promise<void>): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hot-'));
   try {
-    fn(new FileCache(dir, 'png', 'tc'));
+    await fn(new FileCache(dir, 'png', 'tc'));
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
 const bytes = (n: number, v: number) => new Uint8Array(n).fill(v);
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 describe('tiles kept in memory', () => {
   afterEach(() => setTileMemory(0));
 
-  it('is off unless turned on: every load reads the file', () => {
+  it('is off unless turned on: every load reads the file', async () => {
     assert.equal(hotTiles(), undefined);
-    withCache((fc) => {
+    await withCache((fc) => {
       fc.store([1, 2, 3], bytes(100, 1));
       assert.notEqual(fc.load([1, 2, 3])!.bytes, fc.load([1, 2, 3])!.bytes);
     });
   });
 
-  it('keeps a tile once read and answers the same bytes and mtime again', () => {
+  it('keeps a tile once read and answers the same bytes and mtime again', async () => {
     setTileMemory(64 * KB, 0);
-    withCache((fc) => {
+    await withCache((fc) => {
       fc.store([1, 2, 3], bytes(100, 1));
       const first = fc.load([1, 2, 3])!;
       const again = fc.load([1, 2, 3])!;
@@ -49,9 +51,9 @@ describe('tiles kept in memory', () => {
     });
   });
 
-  it('reads a tile again once a new file was renamed over it, as seeding stores tiles', () => {
+  it('reads a tile again once a new file was renamed over it, as seeding stores tiles', async () => {
     setTileMemory(64 * KB, 0);
-    withCache((fc) => {
+    await withCache((fc) => {
       fc.store([1, 2, 3], bytes(100, 1));
       fc.load([1, 2, 3]);
       fc.store([1, 2, 3], bytes(100, 2));
@@ -59,9 +61,9 @@ describe('tiles kept in memory', () => {
     });
   });
 
-  it('reads a tile again after it was rewritten in place, at the same size, with a new mtime', () => {
+  it('reads a tile again after it was rewritten in place, at the same size, with a new mtime', async () => {
     setTileMemory(64 * KB, 0);
-    withCache((fc) => {
+    await withCache((fc) => {
       const file = fc.tilePath([1, 2, 3]);
       fc.store([1, 2, 3], bytes(100, 1));
       fc.load([1, 2, 3]);
@@ -74,9 +76,47 @@ describe('tiles kept in memory', () => {
     });
   });
 
-  it('does not keep a file changed less than the settle time ago: a rewrite within one clock tick could look unchanged', () => {
+  it('reads a tile again after a same-size rewrite in place with its mtime put back: only the ctime tells', async () => {
+    setTileMemory(64 * KB, 20);
+    await withCache(async (fc) => {
+      const file = fc.tilePath([1, 2, 3]);
+      // a whole-second mtime, so that putting it back restores it to the nanosecond
+      const mtime = Math.floor(Date.now() / 1000) - 60;
+      fc.store([1, 2, 3], bytes(100, 1));
+      fs.utimesSync(file, mtime, mtime);
+      // longer than a file-clock tick and the settle time
+      await sleep(60);
+      const kept = fc.load([1, 2, 3])!;
+      assert.equal(fc.load([1, 2, 3])!.bytes, kept.bytes);
+      fs.writeFileSync(file, bytes(100, 5));
+      fs.utimesSync(file, mtime, mtime);
+      assert.equal(fs.statSync(file, { bigint: true }).mtimeNs, BigInt(mtime) * 1_000_000_000n);
+      assert.deepEqual(fc.load([1, 2, 3])!.bytes, bytes(100, 5));
+    });
+  });
+
+  it('counts the tiles it answers in mapproxy_tile_memory_hits_total', async () => {
+    setTileMemory(64 * KB, 0);
+    await withCache((fc) => {
+      const before = metrics.tileMemoryHits.get([]);
+      fc.store([1, 2, 3], bytes(100, 1));
+      fc.load([1, 2, 3]);
+      fc.load([1, 2, 3]);
+      fc.load([1, 2, 3]);
+      assert.equal(metrics.tileMemoryHits.get([]) - before, 2);
+    });
+  });
+
+  it('keeps tiles only on local file systems, where stat() sees what open() would', () => {
+    assert.equal(keepsTilesBelow(os.tmpdir()), true);
+    // procfs stands in for anything not known to be local (NFS, SMB, FUSE answer stat() from a cache)
+    assert.equal(keepsTilesBelow('/proc'), false);
+    assert.equal(keepsTilesBelow(path.join(os.tmpdir(), 'no-such-dir-here')), false);
+  });
+
+  it('does not keep a file changed less than the settle time ago: a rewrite within one clock tick could look unchanged', async () => {
     setTileMemory(64 * KB);
-    withCache((fc) => {
+    await withCache((fc) => {
       fc.store([1, 2, 3], bytes(100, 1));
       assert.notEqual(fc.load([1, 2, 3])!.bytes, fc.load([1, 2, 3])!.bytes);
       assert.equal(hotTiles()!.count, 0);
@@ -89,9 +129,9 @@ describe('tiles kept in memory', () => {
     });
   });
 
-  it('answers a removed tile missing at once and gives its memory back', () => {
+  it('answers a removed tile missing at once and gives its memory back', async () => {
     setTileMemory(64 * KB, 0);
-    withCache((fc) => {
+    await withCache((fc) => {
       fc.store([1, 2, 3], bytes(100, 1));
       fc.store([4, 5, 6], bytes(100, 1));
       fc.load([1, 2, 3]);
@@ -106,9 +146,9 @@ describe('tiles kept in memory', () => {
     });
   });
 
-  it('answers a tile path that became a directory missing, as without memory', () => {
+  it('answers a tile path that became a directory missing, as without memory', async () => {
     setTileMemory(64 * KB, 0);
-    withCache((fc) => {
+    await withCache((fc) => {
       const file = fc.tilePath([1, 2, 3]);
       fc.store([1, 2, 3], bytes(100, 1));
       fc.load([1, 2, 3]);
@@ -118,9 +158,9 @@ describe('tiles kept in memory', () => {
     });
   });
 
-  it('stays within its budget and keeps no tile larger than a sixteenth of it', () => {
+  it('stays within its budget and keeps no tile larger than a sixteenth of it', async () => {
     setTileMemory(64 * KB, 0);
-    withCache((fc) => {
+    await withCache((fc) => {
       for (let x = 0; x < 100; x++) {
         fc.store([x, 0, 5], bytes(KB, x));
         fc.load([x, 0, 5]);
@@ -144,8 +184,8 @@ describe('tiles kept in memory', () => {
     });
   });
 
-  it('gives a tile used since the last sweep a second chance over tiles never used again', () => {
-    withCache((fc) => {
+  it('gives a tile used since the last sweep a second chance over tiles never used again', async () => {
+    await withCache((fc) => {
       const st = (c: TileCoord) => fs.statSync(fc.tilePath(c), { bigint: true });
       const hot = new HotTiles(16 * KB, 0);
       const keep = (c: TileCoord) => hot.add(fc.tilePath(c), fc.load(c)!.bytes, 0, st(c));

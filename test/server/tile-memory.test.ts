@@ -32,17 +32,24 @@ const URL_PATH = '/tms/1.0.0/osm/EPSG900913/0/0/0.png';
 
 /** A distinct body per version, all of one size: only the content tells them apart. */
 const version = (v: number) => new TextEncoder().encode(`\x89PNG\r\n\x1a\n version ${v}`);
+const text = (v: number) => new TextDecoder().decode(version(v));
+/** Every version gets this whole-second mtime, so putting it back after a rewrite restores it exactly. */
+const MTIME = Math.floor(Date.now() / 1000) - 60;
 
 describe('serve --tile-memory', () => {
   let dir: string;
   let cache: FileCache;
   let serve: ServeProcess | undefined;
+  const store = (v: number) => {
+    cache.store([0, 0, 1], version(v));
+    fs.utimesSync(cache.tilePath([0, 0, 1]), MTIME, MTIME);
+  };
 
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tile-memory-'));
     fs.writeFileSync(path.join(dir, 'mapproxy.yaml'), CONFIG);
     cache = new FileCache(path.join(dir, 'cache_data', 'osm_cache_EPSG900913'), 'png', 'tc');
-    cache.store([0, 0, 1], version(1));
+    store(1);
     // a worker keeps only files unchanged for 2 s
     await sleep(2200);
     serve = await startServe(['serve', 'mapproxy.yaml', '-b', '127.0.0.1:0', '-w', '1', '--tile-memory', '1'], dir);
@@ -52,29 +59,44 @@ describe('serve --tile-memory', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  /** The group's mapproxy_tile_memory_hits_total once it reaches at least `want` (the supervisor sums within a second), or its last value. */
+  async function memoryHits(want: number): Promise<number> {
+    let n = 0;
+    for (const end = Date.now() + 5000; Date.now() < end; await sleep(100)) {
+      const text = (await get(`${serve!.url}/metrics`)).text;
+      n = Number(/^mapproxy_tile_memory_hits_total (\d+)$/m.exec(text)?.[1] ?? 0);
+      if (n >= want) break;
+    }
+    return n;
+  }
+
   it('answers every request with the file as it is now: kept, replaced, rewritten in place, removed', async () => {
+    const body = async () => (await get(serve!.url + URL_PATH)).text;
     const first = await get(serve!.url + URL_PATH);
     assert.equal(first.status, 200);
-    assert.equal(first.text, new TextDecoder().decode(version(1)));
+    assert.equal(first.text, text(1));
     // the second answer comes from the worker's memory, with the same validators
     const kept = await get(serve!.url + URL_PATH);
     assert.equal(kept.text, first.text);
     assert.equal(kept.headers.get('etag'), first.headers.get('etag'));
     assert.equal(kept.headers.get('last-modified'), first.headers.get('last-modified'));
+    assert.equal(await memoryHits(1), 1);
 
-    // a seed renames a new file over the tile
-    cache.store([0, 0, 1], version(2));
-    const replaced = await get(serve!.url + URL_PATH);
-    assert.equal(replaced.text, new TextDecoder().decode(version(2)));
+    // a seed renames a new file over the tile: read at once
+    store(2);
+    assert.equal(await body(), text(2));
+    // once settled it is kept too
+    await sleep(2200);
+    assert.equal(await body(), text(2));
+    assert.equal(await body(), text(2));
+    assert.equal(await memoryHits(2), 2);
 
-    // rewritten in place at once, same size, mtime put back: only the content differs
-    const file = cache.tilePath([0, 0, 1]);
-    const st = fs.statSync(file);
-    fs.writeFileSync(file, version(3));
-    fs.utimesSync(file, st.atime, st.mtime);
-    assert.equal((await get(serve!.url + URL_PATH)).text, new TextDecoder().decode(version(3)));
+    // rewritten in place, same size, mtime put back: only the ctime differs from the kept tile
+    fs.writeFileSync(cache.tilePath([0, 0, 1]), version(3));
+    fs.utimesSync(cache.tilePath([0, 0, 1]), MTIME, MTIME);
+    assert.equal(await body(), text(3));
 
-    fs.unlinkSync(file);
+    fs.unlinkSync(cache.tilePath([0, 0, 1]));
     assert.equal((await get(serve!.url + URL_PATH)).status, 404);
   });
 
