@@ -19,6 +19,7 @@
  *
  *   npm run build && bun bench/serve.ts
  *   BENCH_SECONDS=20 BENCH_LEVELS=7 BENCH_ROUNDS=5 bun bench/serve.ts
+ *   BENCH_WARMUP=0 bun bench/serve.ts   # measure from a cold start (default: 3 s of load first)
  *   BENCH_BIN=/tmp/mapproxy-other-build bun bench/serve.ts
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -31,6 +32,7 @@ import { createRaster } from '../src/image/raster.ts';
 import { TMS_HITS_CONFIG } from './lib-bench.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 3);
 const LEVELS = Number(process.env.BENCH_LEVELS ?? 6); // TMS levels 0..LEVELS-1 -> 5460 tiles for 6
 const WORKERS = 2;
 
@@ -207,6 +209,9 @@ interface WrkResult {
 
 /** wrk against port; pids are the server's processes, whose CPU time is charged to the requests. */
 function runWrk(port: number, pids: number[] = [], workers: number[] = []): WrkResult {
+  // every server gets the same unmeasured warm-up: JIT tiers, Python's imports,
+  // nginx's and the kernel's caches, and our tile memory filling up
+  if (WARMUP > 0) spawnSync('wrk', ['-t1', '-c32', `-d${WARMUP}s`, '-s', lua, `http://127.0.0.1:${port}`], { encoding: 'utf8' });
   const cpu0 = cpuMs(pids);
   const w0 = workers.map((w) => cpuMs([w]));
   const r = spawnSync('wrk', ['-t1', '-c32', `-d${SECONDS}s`, '--latency', '-s', lua, `http://127.0.0.1:${port}`], { encoding: 'utf8' });
@@ -260,7 +265,7 @@ const memText = (ms: Mem[]) => {
 };
 
 const load = fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-console.log(`bench: ${urls.length} distinct cached tiles, wrk -t1 -c32 -d${SECONDS}s, ${WORKERS} workers each, ${os.cpus().length} cores, load average ${load}`);
+console.log(`bench: ${urls.length} distinct cached tiles, wrk -t1 -c32 -d${SECONDS}s after ${WARMUP} s of warm-up, ${WORKERS} workers each, ${os.cpus().length} cores, load average ${load}`);
 console.log(`bench: mapproxy-ts = ${bin}`);
 
 // startup to first served tile: supervisor, config check, worker spawn and boot
