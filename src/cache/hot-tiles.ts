@@ -25,7 +25,6 @@ export interface HotTile {
   dev: number;
   /** Exact: inode numbers above 2^53 exist (overlayfs xino, some network file ids). */
   ino: bigint;
-  size: number;
   mtimeNs: number;
   ctimeNs: number;
   /** Used since the eviction sweep last passed it. */
@@ -37,6 +36,9 @@ export interface HotTile {
 
 /** Bytes an entry costs besides the tile's own (map entry, record, path key, typed array): about 400 measured under Bun, rounded up. */
 const ENTRY_OVERHEAD = 512;
+
+/** What a kept tile counts against the budget. */
+const cost = (e: HotTile): number => e.bytes.length + ENTRY_OVERHEAD;
 
 /** Milliseconds a file must be unchanged before it is kept (FAT's timestamps are 2 s apart). */
 const SETTLE_MS = 2000;
@@ -74,7 +76,7 @@ export class HotTiles {
   current(path: string, st: BigIntStats): HotTile | undefined {
     const e = this.entries.get(path);
     if (!e) return undefined;
-    if (e.ino === st.ino && e.mtimeNs === Number(st.mtimeNs) && e.ctimeNs === Number(st.ctimeNs) && e.size === Number(st.size) && e.dev === Number(st.dev)) {
+    if (e.ino === st.ino && e.mtimeNs === Number(st.mtimeNs) && e.ctimeNs === Number(st.ctimeNs) && e.bytes.length === Number(st.size) && e.dev === Number(st.dev)) {
       e.used = true;
       metrics.tileMemoryHits.inc(NO_LABELS);
       return e;
@@ -94,7 +96,6 @@ export class HotTiles {
       mtime,
       dev: Number(st.dev),
       ino: st.ino,
-      size: Number(st.size),
       mtimeNs: Number(st.mtimeNs),
       ctimeNs: Number(st.ctimeNs),
       used: false,
@@ -103,7 +104,7 @@ export class HotTiles {
     };
     this.entries.set(path, e);
     this.enqueue(e);
-    this.used += bytes.length + ENTRY_OVERHEAD;
+    this.used += cost(e);
     this.evict();
   }
 
@@ -112,7 +113,7 @@ export class HotTiles {
     if (!e) return;
     this.entries.delete(path);
     this.dequeue(e);
-    this.used -= e.bytes.length + ENTRY_OVERHEAD;
+    this.used -= cost(e);
   }
 
   /** Bytes held, overhead included. */
@@ -154,7 +155,7 @@ export class HotTiles {
         this.enqueue(e);
       } else {
         this.entries.delete(e.path);
-        this.used -= e.bytes.length + ENTRY_OVERHEAD;
+        this.used -= cost(e);
       }
     }
   }

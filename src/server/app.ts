@@ -84,13 +84,14 @@ export function createHandler(proxy: Proxy, opts: HandlerOptions = {}): FetchHan
     const start = url.indexOf('/', url.indexOf('//') + 2);
     const q = url.indexOf('?', start);
     const pathname = start < 0 ? '/' : url.slice(start, q < 0 ? undefined : q);
+    const query = q < 0 ? '' : url.slice(q + 1);
     if (read) {
       let service = '';
       let r: Response | Promise<Response> | undefined;
       if (tms && pathname.startsWith('/t')) {
         if (pathname.startsWith('/tiles/')) service = 'tiles';
         else if (pathname === '/tms' || pathname.startsWith('/tms/')) service = 'tms';
-        if (service) r = tms.handle(req, pathname, q < 0 ? '' : url.slice(q + 1));
+        if (service) r = tms.handle(req, pathname, query);
       } else if (wmts && pathname.startsWith('/wmts/')) {
         service = 'wmts';
         r = wmts.handleRest(req, pathname.slice(5));
@@ -100,7 +101,7 @@ export function createHandler(proxy: Proxy, opts: HandlerOptions = {}): FetchHan
     // the admin service sees the normalised path (dot segments resolved), as URL parsing gives it
     const isAdmin = admin !== undefined && pathname.startsWith('/admin') && isAdminPath(new URL(url).pathname);
     if (!isAdmin && !read) return refuse(405, 'method not allowed', { Allow: 'GET, HEAD' });
-    const service = serviceOf(pathname, q < 0 ? '' : url.slice(q + 1));
+    const service = serviceOf(pathname, query);
     const r = isAdmin ? admin.handle(req) : app.fetch(req);
     return r instanceof Promise ? r.then((resp) => counted(service, resp, started)) : counted(service, r, started);
   }
