@@ -10,7 +10,7 @@
 
 import { rasterToBmp } from './bmp.ts';
 import { sniffImageFormat } from './format.ts';
-import { decodePng, decodePngDirect, decodePngInto, pngColorType, type ClipRect } from './png-decode.ts';
+import { decodePng, decodePngDirect, decodePngInto, directDecodes, type ClipRect } from './png-decode.ts';
 import { encodePng } from './png-encode.ts';
 import { releaseBuffer, type Raster } from './raster.ts';
 import { copyRect } from './resample.ts';
@@ -43,17 +43,15 @@ export function setCodecBackend(backend: CodecBackend | undefined): void {
 }
 
 let directPngDecode = true;
-/** PNG colour types decodeImage reads directly on the native backend: grey (0) and paletted (3). */
-const DIRECT_COLOR_TYPES: ReadonlySet<number> = new Set([0, 3]);
 
 /** Turns the direct (zlib) PNG decoder of the native backend on or off (tests, benchmarks). */
 export function setDirectPngDecode(on: boolean): void {
   directPngDecode = on;
 }
 
-/** Whether the native backend's direct PNG reader takes these bytes (a grey or paletted PNG); format is their sniffed format. */
+/** Whether the native backend's direct PNG reader takes these bytes (png-decode.ts's directDecodes); format is their sniffed format. */
 function directPng(bytes: Uint8Array, format: string | undefined): boolean {
-  return directPngDecode && format === 'png' && DIRECT_COLOR_TYPES.has(pngColorType(bytes) ?? -1);
+  return directPngDecode && format === 'png' && directDecodes(bytes);
 }
 
 /** The backend encodeImage/decodeImage will use now. */
@@ -88,9 +86,10 @@ export async function decodeImage(bytes: Uint8Array): Promise<Raster> {
       // Cached tiles are mostly paletted PNGs: zlib's native inflate plus one
       // table lookup a pixel takes half the wall time of the Bun.Image round
       // trip (decode, re-encode, parse) and no worker-thread time. RGB(A)
-      // stays with Bun.Image: unfiltering 200-260 KB in JS costs ~1 ms a
-      // tile, twice the native route (bench/codecs.ts). Anything the direct
-      // reader declines or fails on goes the Bun.Image way, errors included.
+      // tiles up to 512x512 have their rows unfiltered in WebAssembly
+      // (wasm/unfilter.ts): ~0.4 against ~0.7 ms for 256x256. Anything the
+      // direct reader declines or fails on goes the Bun.Image way, errors
+      // included.
       try {
         const r = decodePngDirect(bytes);
         if (r) return r;

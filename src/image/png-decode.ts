@@ -1,10 +1,11 @@
 // A small PNG reader in plain TypeScript over node:zlib (present in Bun, Deno
 // and Node). Two jobs:
 //  - decodePngDirect: the fast path for cached tiles on Bun. Native inflate
-//    plus unfilter and palette/grey lookup in JS, written straight into the
-//    RGBA output; it covers the non-interlaced 8-bit-or-less PNGs that tile
-//    caches hold, and says "not mine" (undefined) for anything else so the
-//    caller can take the Bun.Image route;
+//    plus unfilter and palette/grey lookup in JS (RGB(A) rows unfiltered in
+//    WebAssembly, wasm/unfilter.ts), written straight into the RGBA output;
+//    it covers the non-interlaced 8-bit-or-less PNGs that tile caches hold,
+//    and says "not mine" (undefined) for anything else so the caller can
+//    take the Bun.Image route;
 //  - decodePng: the second half of the Bun.Image bridge. Bun.Image can only
 //    hand pixels back as an encoded image, so we ask it for a
 //    compression-level-0 PNG, whose zlib stream is made of "stored" deflate
@@ -14,6 +15,7 @@
 
 import { inflateSync } from 'node:zlib';
 import { createRaster, type Raster } from './raster.ts';
+import { wasmUnfilter, wasmUnfilterFits } from './wasm/unfilter.ts';
 
 const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
@@ -34,6 +36,13 @@ interface Chunks {
 }
 
 const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+
+let useWasm = true;
+
+/** Turns WebAssembly unfiltering of RGB(A) rows on or off (tests, benchmarks): off, they are unfiltered in JS. */
+export function setWasmUnfilter(on: boolean): void {
+  useWasm = on;
+}
 
 /** Decodes a non-interlaced PNG of any colour type and bit depth into an RGBA raster. */
 export async function decodePng(bytes: Uint8Array): Promise<Raster> {
@@ -116,6 +125,20 @@ function decodeChunksInto(c: Chunks, dst: Raster, x: number, y: number, clip: Cl
   const raw = inflate(c.idat, (stride + 1) * h.height);
   if (raw.length < (stride + 1) * h.height) return false;
   return expandInto(raw, h, stride, bpp, c.palette, c.trns, dst, x, y, clip);
+}
+
+/**
+ * Whether decodePngDirect is the fast way to decode these bytes on the
+ * native backend: grey and paletted PNGs always; 8-bit RGB and RGBA when
+ * their rows can be unfiltered in WebAssembly (wasmUnfilterFits), as JS
+ * unfiltering is slower than Bun.Image.
+ */
+export function directDecodes(b: Uint8Array): boolean {
+  const type = pngColorType(b);
+  if (type === 0 || type === 3) return true;
+  if ((type !== 2 && type !== 6) || b[24] !== 8 || !useWasm) return false;
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  return wasmUnfilterFits(v.getUint32(20), v.getUint32(16) * (type === 2 ? 3 : 4), type === 2);
 }
 
 /** The colour type in the IHDR (always the first chunk), or undefined when it is not there. */
@@ -364,6 +387,22 @@ function expandInto(
   if (u0 >= u1 || v0 >= v1) return true;
   const o8 = new Uint8Array(dst.data.buffer, dst.data.byteOffset, dst.data.byteLength);
   const line = stride + 1;
+  const key = colorType === 2 && trns !== undefined && trns.length >= 6 ? trns : undefined;
+  if (bitDepth === 8 && (colorType === 6 || colorType === 2) && useWasm) {
+    // RGB(A) rows are mostly Paeth-filtered: unfilter (and widen RGB) in WebAssembly.
+    const px = wasmUnfilter(raw, v1, stride, bpp, colorType === 2 && !key);
+    if (px) {
+      if (key) {
+        rgbKeyInto(px, stride, 0, key, o8, dw, x, y, u0, v0, u1, v1);
+        return true;
+      }
+      const rowBytes = width * 4;
+      for (let v = v0; v < v1; v++) {
+        o8.set(px.subarray(v * rowBytes + u0 * 4, v * rowBytes + u1 * 4), ((y + v) * dw + x + u0) * 4);
+      }
+      return true;
+    }
+  }
   if (colorType === 6) {
     if (u0 === 0 && v0 === 0 && u1 === width) {
       // Whole rows from the top: unfiltering writes the output directly.
@@ -426,21 +465,7 @@ function expandInto(
     return true;
   }
   if (colorType === 2) {
-    const key = trns && trns.length >= 6;
-    const kr = key ? (trns![0] << 8) | trns![1] : -1;
-    const kg = key ? (trns![2] << 8) | trns![3] : -1;
-    const kb = key ? (trns![4] << 8) | trns![5] : -1;
-    for (let v = v0; v < v1; v++) {
-      let s = v * line + 1 + u0 * 3;
-      let d = ((y + v) * dw + x + u0) * 4;
-      for (let u = u0; u < u1; u++, s += 3, d += 4) {
-        const r = raw[s], g = raw[s + 1], b = raw[s + 2];
-        o8[d] = r;
-        o8[d + 1] = g;
-        o8[d + 2] = b;
-        o8[d + 3] = r === kr && g === kg && b === kb ? 0 : 255;
-      }
-    }
+    rgbKeyInto(raw, line, 1, key, o8, dw, x, y, u0, v0, u1, v1);
     return true;
   }
   // colorType 4: grey + alpha
@@ -454,6 +479,31 @@ function expandInto(
     }
   }
   return true;
+}
+
+/**
+ * Widens unfiltered 8-bit RGB rows (`line` bytes apart, samples from
+ * `first` on) to RGBA in dst, pixels equal to the tRNS key (16-bit values,
+ * as PNG stores them) transparent.
+ */
+function rgbKeyInto(
+  src: Uint8Array, line: number, first: number, key: Uint8Array | undefined,
+  o8: Uint8Array, dw: number, x: number, y: number, u0: number, v0: number, u1: number, v1: number,
+): void {
+  const kr = key ? (key[0] << 8) | key[1] : -1;
+  const kg = key ? (key[2] << 8) | key[3] : -1;
+  const kb = key ? (key[4] << 8) | key[5] : -1;
+  for (let v = v0; v < v1; v++) {
+    let s = v * line + first + u0 * 3;
+    let d = ((y + v) * dw + x + u0) * 4;
+    for (let u = u0; u < u1; u++, s += 3, d += 4) {
+      const r = src[s], g = src[s + 1], b = src[s + 2];
+      o8[d] = r;
+      o8[d + 1] = g;
+      o8[d + 2] = b;
+      o8[d + 3] = r === kr && g === kg && b === kb ? 0 : 255;
+    }
+  }
 }
 
 function toRgba16(raw: Uint8Array, h: Header, stride: number, trns?: Uint8Array): Raster {

@@ -4,7 +4,7 @@ import { deflateSync } from 'node:zlib';
 import { decodeImage, decodeImageInto, encodeImage, setCodecBackend, setDirectPngDecode } from '../../src/image/codec.ts';
 import { encodeIndexedPng } from '../../src/image/encode.ts';
 import { encodePng } from '../../src/image/png-encode.ts';
-import { decodePng, decodePngDirect, decodePngInto, type ClipRect } from '../../src/image/png-decode.ts';
+import { decodePng, decodePngDirect, decodePngInto, directDecodes, setWasmUnfilter, type ClipRect } from '../../src/image/png-decode.ts';
 import type { Raster } from '../../src/image/raster.ts';
 import { nativeTranscoder } from '../../src/runtime/runtime.ts';
 
@@ -216,7 +216,20 @@ const native = nativeTranscoder();
 after(() => {
   setCodecBackend(undefined);
   setDirectPngDecode(true);
+  setWasmUnfilter(true);
 });
+
+/** Runs `fn` once with RGB(A) rows unfiltered in WebAssembly and once in JS. */
+async function bothUnfilters(fn: (how: string) => void | Promise<void>): Promise<void> {
+  for (const wasm of [true, false]) {
+    setWasmUnfilter(wasm);
+    try {
+      await fn(wasm ? 'wasm' : 'js');
+    } finally {
+      setWasmUnfilter(true);
+    }
+  }
+}
 
 /** The reference: the Bun.Image route where there is one, else our full reader. */
 async function reference(png: Uint8Array): Promise<Raster> {
@@ -249,7 +262,7 @@ describe(`direct PNG decoder matches the ${native ? 'Bun.Image' : 'full'} route`
     for (const spec of SPECS) {
       const png = makePng(spec);
       const want = await reference(png);
-      assertSame(decodePngDirect(png), want, label(spec));
+      await bothUnfilters((how) => assertSame(decodePngDirect(png), want, `${how} ${label(spec)}`));
       // And the full reader (the level-0 bridge's second half) on the same compressed bytes.
       assertSame(await decodePng(png), want, `decodePng ${label(spec)}`);
     }
@@ -257,7 +270,8 @@ describe(`direct PNG decoder matches the ${native ? 'Bun.Image' : 'full'} route`
 
   it('on PNGs written by our encoders and by Bun.Image', async () => {
     for (const [what, png] of await encodedSamples()) {
-      assertSame(decodePngDirect(png), await reference(png), what);
+      const want = await reference(png);
+      await bothUnfilters((how) => assertSame(decodePngDirect(png), want, `${how} ${what}`));
     }
   });
 
@@ -266,6 +280,37 @@ describe(`direct PNG decoder matches the ${native ? 'Bun.Image' : 'full'} route`
     for (const spec of SPECS.slice(0, 40)) {
       const png = makePng(spec);
       assertSame(await decodeImage(png), await reference(png), label(spec));
+    }
+  });
+});
+
+describe('which PNGs decodeImage reads directly on the native backend', () => {
+  it('grey and paletted at any size; RGB(A) only while its rows fit the WebAssembly unfilter', () => {
+    assert.equal(directDecodes(makePng({ colorType: 3, bitDepth: 8, width: 1500, height: 1500 })), true);
+    assert.equal(directDecodes(makePng({ colorType: 0, bitDepth: 4, width: 1500, height: 20 })), true);
+    assert.equal(directDecodes(makePng({ colorType: 6, bitDepth: 8, width: 512, height: 512 })), true);
+    assert.equal(directDecodes(makePng({ colorType: 2, bitDepth: 8, width: 512, height: 512 })), true);
+    // an upstream WMS image: Bun.Image, off the event loop, its memory given back
+    assert.equal(directDecodes(makePng({ colorType: 6, bitDepth: 8, width: 1024, height: 1024 })), false);
+    assert.equal(directDecodes(makePng({ colorType: 2, bitDepth: 8, width: 1024, height: 1024 })), false);
+    assert.equal(directDecodes(makePng({ colorType: 6, bitDepth: 16, width: 16, height: 16 })), false);
+    assert.equal(directDecodes(makePng({ colorType: 4, bitDepth: 8, width: 16, height: 16 })), false);
+    setWasmUnfilter(false);
+    try {
+      assert.equal(directDecodes(makePng({ colorType: 6, bitDepth: 8, width: 16, height: 16 })), false);
+    } finally {
+      setWasmUnfilter(true);
+    }
+  });
+
+  it('large RGBA decodes the same either way', { skip: !native }, async () => {
+    const png = makePng({ colorType: 6, bitDepth: 8, width: 700, height: 700 });
+    setCodecBackend('native');
+    try {
+      assertSame(await decodeImage(png), await reference(png), 'decodeImage 700x700 RGBA');
+      assertSame(decodePngDirect(png), await reference(png), 'decodePngDirect 700x700 RGBA (JS unfilter)');
+    } finally {
+      setCodecBackend(undefined);
     }
   });
 });
@@ -358,12 +403,14 @@ describe('decoding into a larger image (stitching cached tiles)', () => {
     for (const spec of SPECS.filter((s) => s.width === 13)) {
       const png = makePng(spec);
       const whole = await reference(png);
-      for (const [x, y, clip] of placements) {
-        const canvas = { width: 20, height: 16, data: new Uint8ClampedArray(20 * 16 * 4).fill(7) };
-        const what = `${label(spec)} at ${x},${y} clip ${clip.join(',')}`;
-        assert.equal(decodePngInto(png, canvas, x, y, clip as unknown as ClipRect), true, what);
-        assertSame(canvas, placed(whole, 20, 16, x, y, clip, 7), what);
-      }
+      await bothUnfilters((how) => {
+        for (const [x, y, clip] of placements) {
+          const canvas = { width: 20, height: 16, data: new Uint8ClampedArray(20 * 16 * 4).fill(7) };
+          const what = `${how} ${label(spec)} at ${x},${y} clip ${clip.join(',')}`;
+          assert.equal(decodePngInto(png, canvas, x, y, clip as unknown as ClipRect), true, what);
+          assertSame(canvas, placed(whole, 20, 16, x, y, clip, 7), what);
+        }
+      });
     }
   });
 

@@ -1,0 +1,210 @@
+;; PNG scanline unfiltering and RGB -> RGBA expansion for png-decode.ts.
+;; The source of unfilter-wasm.ts: regenerate that file with
+;; `bun scripts/gen-unfilter-wasm.ts` (needs wat2wasm: apt-get install wabt).
+;;
+;; Memory layout, set up by the caller (all offsets are byte addresses):
+;;   src: height scanlines of 1 + stride bytes (filter type, then the samples)
+;;   dst: height rows of stride bytes, preceded by one row of stride zeros
+;;        (the "row above" the first row) and followed by 16 bytes of slack:
+;;        the vector loops read and write up to 15 bytes past a row's end,
+;;        always into bytes that are written again later or into the slack.
+;; Rows are unfiltered in order, so the row above is always final.
+
+(module
+  (memory (export "memory") 1)
+
+  ;; Unfilters `height` scanlines from src into dst. bpp is the number of
+  ;; bytes a pixel (1 for samples below 8 bits). Returns 0, or 1 + the row
+  ;; index whose filter type is not 0..4.
+  (func (export "unfilter") (param $src i32) (param $dst i32) (param $height i32) (param $stride i32) (param $bpp i32) (result i32)
+    (local $y i32) (local $s i32) (local $d i32) (local $f i32)
+    (local.set $s (local.get $src))
+    (local.set $d (local.get $dst))
+    (block $done
+      (loop $rows
+        (br_if $done (i32.ge_u (local.get $y) (local.get $height)))
+        (local.set $f (i32.load8_u (local.get $s)))
+        (local.set $s (i32.add (local.get $s) (i32.const 1)))
+        (block $bad
+          (block $paeth
+            (block $avg
+              (block $up
+                (block $sub
+                  (block $none
+                    (br_table $none $sub $up $avg $paeth $bad (local.get $f)))
+                  ;; 0: None
+                  (memory.copy (local.get $d) (local.get $s) (local.get $stride))
+                  (br $bad))
+                ;; 1: Sub
+                (call $sub (local.get $s) (local.get $d) (local.get $stride) (local.get $bpp))
+                (br $bad))
+              ;; 2: Up
+              (call $up (local.get $s) (local.get $d) (local.get $stride))
+              (br $bad))
+            ;; 3: Average
+            (call $avg (local.get $s) (local.get $d) (local.get $stride) (local.get $bpp))
+            (br $bad))
+          ;; 4: Paeth
+          (if (i32.eq (local.get $bpp) (i32.const 4))
+            (then (call $paeth_vec (local.get $s) (local.get $d) (local.get $stride) (i32.const 4)))
+            (else
+              (if (i32.eq (local.get $bpp) (i32.const 3))
+                (then (call $paeth_vec (local.get $s) (local.get $d) (local.get $stride) (i32.const 3)))
+                (else (call $paeth (local.get $s) (local.get $d) (local.get $stride) (local.get $bpp))))))
+          (br $bad))
+        ;; falls out here after every valid row; an invalid type lands here directly
+        (if (i32.gt_u (local.get $f) (i32.const 4))
+          (then (return (i32.add (local.get $y) (i32.const 1)))))
+        (local.set $s (i32.add (local.get $s) (local.get $stride)))
+        (local.set $d (i32.add (local.get $d) (local.get $stride)))
+        (local.set $y (i32.add (local.get $y) (i32.const 1)))
+        (br $rows)))
+    (i32.const 0))
+
+  ;; Sub: x + left.
+  (func $sub (param $s i32) (param $d i32) (param $n i32) (param $bpp i32)
+    (local $i i32)
+    (memory.copy (local.get $d) (local.get $s) (local.get $bpp))
+    (local.set $i (local.get $bpp))
+    (block $end
+      (loop $l
+        (br_if $end (i32.ge_u (local.get $i) (local.get $n)))
+        (i32.store8
+          (i32.add (local.get $d) (local.get $i))
+          (i32.add
+            (i32.load8_u (i32.add (local.get $s) (local.get $i)))
+            (i32.load8_u (i32.sub (i32.add (local.get $d) (local.get $i)) (local.get $bpp)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $l))))
+
+  ;; Up: x + above, 16 bytes at a time.
+  (func $up (param $s i32) (param $d i32) (param $n i32)
+    (local $i i32) (local $p i32)
+    (local.set $p (i32.sub (local.get $d) (local.get $n)))
+    (block $end
+      (loop $l
+        (br_if $end (i32.ge_u (local.get $i) (local.get $n)))
+        (v128.store
+          (i32.add (local.get $d) (local.get $i))
+          (i8x16.add
+            (v128.load (i32.add (local.get $s) (local.get $i)))
+            (v128.load (i32.add (local.get $p) (local.get $i)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $l))))
+
+  ;; Average: x + floor((left + above) / 2).
+  (func $avg (param $s i32) (param $d i32) (param $n i32) (param $bpp i32)
+    (local $i i32) (local $p i32)
+    (local.set $p (i32.sub (local.get $d) (local.get $n)))
+    (block $end
+      (loop $l
+        (br_if $end (i32.ge_u (local.get $i) (local.get $bpp)))
+        (i32.store8
+          (i32.add (local.get $d) (local.get $i))
+          (i32.add
+            (i32.load8_u (i32.add (local.get $s) (local.get $i)))
+            (i32.shr_u (i32.load8_u (i32.add (local.get $p) (local.get $i))) (i32.const 1))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $l)))
+    (block $end2
+      (loop $l2
+        (br_if $end2 (i32.ge_u (local.get $i) (local.get $n)))
+        (i32.store8
+          (i32.add (local.get $d) (local.get $i))
+          (i32.add
+            (i32.load8_u (i32.add (local.get $s) (local.get $i)))
+            (i32.shr_u
+              (i32.add
+                (i32.load8_u (i32.sub (i32.add (local.get $d) (local.get $i)) (local.get $bpp)))
+                (i32.load8_u (i32.add (local.get $p) (local.get $i))))
+              (i32.const 1))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $l2))))
+
+  ;; Paeth, one byte at a time (any bpp); ties favour left, then above.
+  (func $paeth (param $s i32) (param $d i32) (param $n i32) (param $bpp i32)
+    (local $i i32) (local $p i32) (local $a i32) (local $b i32) (local $c i32)
+    (local $pa i32) (local $pb i32) (local $pc i32) (local $pred i32)
+    (local.set $p (i32.sub (local.get $d) (local.get $n)))
+    ;; the first pixel has no left neighbour: the predictor is the byte above
+    (block $end
+      (loop $l
+        (br_if $end (i32.ge_u (local.get $i) (local.get $bpp)))
+        (i32.store8
+          (i32.add (local.get $d) (local.get $i))
+          (i32.add
+            (i32.load8_u (i32.add (local.get $s) (local.get $i)))
+            (i32.load8_u (i32.add (local.get $p) (local.get $i)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $l)))
+    (block $end2
+      (loop $l2
+        (br_if $end2 (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $a (i32.load8_u (i32.sub (i32.add (local.get $d) (local.get $i)) (local.get $bpp))))
+        (local.set $b (i32.load8_u (i32.add (local.get $p) (local.get $i))))
+        (local.set $c (i32.load8_u (i32.sub (i32.add (local.get $p) (local.get $i)) (local.get $bpp))))
+        (local.set $pa (i32.sub (local.get $b) (local.get $c)))
+        (local.set $pb (i32.sub (local.get $a) (local.get $c)))
+        (local.set $pc (i32.add (local.get $pa) (local.get $pb)))
+        (local.set $pa (select (i32.sub (i32.const 0) (local.get $pa)) (local.get $pa) (i32.lt_s (local.get $pa) (i32.const 0))))
+        (local.set $pb (select (i32.sub (i32.const 0) (local.get $pb)) (local.get $pb) (i32.lt_s (local.get $pb) (i32.const 0))))
+        (local.set $pc (select (i32.sub (i32.const 0) (local.get $pc)) (local.get $pc) (i32.lt_s (local.get $pc) (i32.const 0))))
+        (local.set $pred
+          (select
+            (local.get $a)
+            (select (local.get $b) (local.get $c) (i32.le_s (local.get $pb) (local.get $pc)))
+            (i32.and (i32.le_s (local.get $pa) (local.get $pb)) (i32.le_s (local.get $pa) (local.get $pc)))))
+        (i32.store8
+          (i32.add (local.get $d) (local.get $i))
+          (i32.add (i32.load8_u (i32.add (local.get $s) (local.get $i))) (local.get $pred)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $l2))))
+
+  ;; Paeth for 3- and 4-byte pixels, one pixel per step in 16-bit lanes (the
+  ;; way libpng's SSE2 code does it). Each step loads and stores 4 bytes; with
+  ;; 3-byte pixels the 4th is the next pixel's first byte, written again by
+  ;; the next step (or, after the last pixel, one byte into the next row or
+  ;; the slack).
+  (func $paeth_vec (param $s i32) (param $d i32) (param $n i32) (param $step i32)
+    (local $i i32) (local $p i32)
+    (local $a v128) (local $b v128) (local $c v128)
+    (local $pa v128) (local $pb v128) (local $pc v128) (local $min v128) (local $x v128)
+    (local.set $p (i32.sub (local.get $d) (local.get $n)))
+    ;; a = c = 0 before the first pixel: the predictor is then the byte above
+    (block $end
+      (loop $l
+        (br_if $end (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $b (i16x8.extend_low_i8x16_u (v128.load32_zero (i32.add (local.get $p) (local.get $i)))))
+        (local.set $pa (i16x8.sub (local.get $b) (local.get $c)))
+        (local.set $pb (i16x8.sub (local.get $a) (local.get $c)))
+        (local.set $pc (i16x8.abs (i16x8.add (local.get $pa) (local.get $pb))))
+        (local.set $pa (i16x8.abs (local.get $pa)))
+        (local.set $pb (i16x8.abs (local.get $pb)))
+        (local.set $min (i16x8.min_s (local.get $pc) (i16x8.min_s (local.get $pa) (local.get $pb))))
+        (local.set $x
+          (i8x16.add
+            (v128.load32_zero (i32.add (local.get $s) (local.get $i)))
+            (i8x16.narrow_i16x8_u
+              (v128.bitselect
+                (local.get $a)
+                (v128.bitselect (local.get $b) (local.get $c) (i16x8.eq (local.get $min) (local.get $pb)))
+                (i16x8.eq (local.get $min) (local.get $pa)))
+              (local.get $a))))
+        (v128.store32_lane 0 (i32.add (local.get $d) (local.get $i)) (local.get $x))
+        (local.set $a (i16x8.extend_low_i8x16_u (local.get $x)))
+        (local.set $c (local.get $b))
+        (local.set $i (i32.add (local.get $i) (local.get $step)))
+        (br $l))))
+
+  ;; RGB to RGBA with alpha 255, `count` pixels. Reads one byte past the
+  ;; last pixel (the caller leaves slack there).
+  (func (export "rgb_to_rgba") (param $src i32) (param $dst i32) (param $count i32)
+    (local $end i32)
+    (local.set $end (i32.add (local.get $dst) (i32.shl (local.get $count) (i32.const 2))))
+    (block $done
+      (loop $l
+        (br_if $done (i32.ge_u (local.get $dst) (local.get $end)))
+        (i32.store (local.get $dst) (i32.or (i32.load (local.get $src)) (i32.const 0xff000000)))
+        (local.set $src (i32.add (local.get $src) (i32.const 3)))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
+        (br $l)))))

@@ -1,0 +1,116 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { MAX_BYTES, wasmUnfilter } from '../../src/image/wasm/unfilter.ts';
+import { assembleUnfilterWasm, UNFILTER_WASM_TS } from '../../scripts/unfilter-wasm-source.ts';
+
+// The WebAssembly unfilter against the PNG specification's definition,
+// written out here byte by byte.
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s >>> 24;
+  };
+}
+
+/** Unfilters scanlines (filter byte + stride bytes each) as the PNG spec says. */
+function reference(raw: Uint8Array, height: number, stride: number, bpp: number): Uint8Array {
+  const out = new Uint8Array(stride * height);
+  for (let y = 0; y < height; y++) {
+    const f = raw[y * (stride + 1)];
+    for (let i = 0; i < stride; i++) {
+      const x = raw[y * (stride + 1) + 1 + i];
+      const a = i >= bpp ? out[y * stride + i - bpp] : 0;
+      const b = y > 0 ? out[(y - 1) * stride + i] : 0;
+      const c = i >= bpp && y > 0 ? out[(y - 1) * stride + i - bpp] : 0;
+      let pred = 0;
+      if (f === 1) pred = a;
+      else if (f === 2) pred = b;
+      else if (f === 3) pred = (a + b) >> 1;
+      else if (f === 4) {
+        const p = a + b - c;
+        const pa = Math.abs(p - a), pb = Math.abs(p - b), pc = Math.abs(p - c);
+        pred = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+      }
+      out[y * stride + i] = (x + pred) & 255;
+    }
+  }
+  return out;
+}
+
+/** Scanlines with every filter type in turn (starting at `first`), random samples; `smooth` makes ties in Paeth common. */
+function scanlines(height: number, stride: number, seed: number, first = 0, smooth = false): Uint8Array {
+  const rand = rng(seed);
+  const raw = new Uint8Array((stride + 1) * height);
+  for (let y = 0; y < height; y++) {
+    raw[y * (stride + 1)] = (first + y) % 5;
+    for (let i = 1; i <= stride; i++) raw[y * (stride + 1) + i] = smooth ? rand() & 3 : rand();
+  }
+  return raw;
+}
+
+describe('WebAssembly PNG unfilter', () => {
+  it('matches the specification for every filter and pixel size', () => {
+    for (const bpp of [1, 2, 3, 4, 6, 8]) {
+      for (const width of [1, 2, 5, 17, 64]) {
+        for (const smooth of [false, true]) {
+          for (const first of [0, 1, 2, 3, 4]) {
+            const stride = width * bpp;
+            const raw = scanlines(7, stride, bpp * 1000 + width, first, smooth);
+            const got = wasmUnfilter(raw, 7, stride, bpp);
+            assert.ok(got, 'unfiltered');
+            assert.deepEqual(Array.from(got), Array.from(reference(raw, 7, stride, bpp)), `bpp ${bpp} width ${width} first filter ${first} smooth ${smooth}`);
+          }
+        }
+      }
+    }
+  });
+
+  it('widens RGB to RGBA with opaque alpha', () => {
+    const width = 19, height = 6, stride = width * 3;
+    const raw = scanlines(height, stride, 5);
+    const rgb = reference(raw, height, stride, 3);
+    const got = wasmUnfilter(raw, height, stride, 3, true);
+    assert.ok(got);
+    assert.equal(got.length, width * height * 4);
+    for (let p = 0; p < width * height; p++) {
+      assert.deepEqual(Array.from(got.subarray(p * 4, p * 4 + 4)), [rgb[p * 3], rgb[p * 3 + 1], rgb[p * 3 + 2], 255], `pixel ${p}`);
+    }
+  });
+
+  it('unfilters only the rows asked for, and a small image after a larger one', () => {
+    const big = scanlines(300, 1200, 9);
+    const want = reference(big, 300, 1200, 4);
+    assert.deepEqual(Array.from(wasmUnfilter(big, 300, 1200, 4)!), Array.from(want));
+    // the first 40 rows only: the same as the first 40 rows of the whole
+    assert.deepEqual(Array.from(wasmUnfilter(big, 40, 1200, 4)!), Array.from(want.subarray(0, 40 * 1200)));
+    // a small one after it: stale bytes of the larger image must not leak in (the row above row 0 is zeros)
+    const small = scanlines(3, 12, 11, 2);
+    assert.deepEqual(Array.from(wasmUnfilter(small, 3, 12, 4)!), Array.from(reference(small, 3, 12, 4)));
+  });
+
+  it('rejects a filter type outside 0..4, naming it', () => {
+    const raw = scanlines(4, 8, 3);
+    raw[2 * 9] = 7;
+    assert.throws(() => wasmUnfilter(raw, 4, 8, 4), /PNG filter type 7 is invalid/);
+  });
+
+  it('declines images too big for its memory, and scanlines shorter than promised', () => {
+    const stride = (MAX_BYTES >> 1) + 16;
+    assert.equal(wasmUnfilter(new Uint8Array(stride + 1), 1, stride, 4), undefined);
+    assert.equal(wasmUnfilter(new Uint8Array(10), 2, 8, 4), undefined);
+  });
+});
+
+const haveWat2wasm = !spawnSync('wat2wasm', ['--version']).error;
+
+describe('the committed WebAssembly module', () => {
+  it('is what unfilter.wat assembles to (bun scripts/gen-unfilter-wasm.ts)', { skip: !haveWat2wasm && 'wat2wasm is not installed (apt-get install wabt)' }, () => {
+    const text = assembleUnfilterWasm();
+    assert.equal(typeof text, 'string', JSON.stringify(text));
+    assert.equal(readFileSync(UNFILTER_WASM_TS, 'utf8'), text);
+  });
+});
