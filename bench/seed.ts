@@ -39,7 +39,16 @@
  * (EPSG:4326, default 5.8,50.2,9.0,52.5), --style map|photo (upstream
  * images: map = OSM-like drawing, photo = imagery-like noise, every PNG
  * through the quantizer), --tools mapproxy,ours,dist (default: all there
- * are), --timeout S per run (600), --keep (keep the temp dir).
+ * are), --timeout S per run (600), --dir D (where the temp dir goes, default
+ * the system's), --keep (keep the temp dir).
+ *
+ * Run directories are deleted only at the end. Deleting a run's ~10,000
+ * files right before the next run made that run pay for them on ext4
+ * without a journal (this machine's /): for about 60-360 s after a delete,
+ * the inode allocator skips and re-reads every recently deleted inode it
+ * meets (recently_deleted() in fs/ext4/ialloc.c), which cost ours ~6 of its
+ * ~24 CPU seconds in `perf record`. Journalled ext4, xfs or tmpfs (--dir
+ * /dev/shm) do not do this; the file system the runs use is printed.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -62,6 +71,7 @@ const { values: opt } = parseArgs({
     style: { type: 'string', default: 'map' },
     tools: { type: 'string' },
     timeout: { type: 'string', default: '600' },
+    dir: { type: 'string', default: os.tmpdir() },
     keep: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -70,7 +80,7 @@ const { values: opt } = parseArgs({
 
 function usage(msg?: string): never {
   if (msg) console.error(`bench: ${msg}`);
-  console.error('usage: bun bench/seed.ts [--levels N] [--rounds R] [--concurrency C] [--meta-buffers 0,80] [--bbox minx,miny,maxx,maxy] [--style map|photo] [--tools mapproxy,ours,dist] [--timeout S] [--keep]');
+  console.error('usage: bun bench/seed.ts [--levels N] [--rounds R] [--concurrency C] [--meta-buffers 0,80] [--bbox minx,miny,maxx,maxy] [--style map|photo] [--tools mapproxy,ours,dist] [--timeout S] [--dir D] [--keep]');
   process.exit(msg ? 2 : 0);
 }
 if (opt.help) usage();
@@ -116,7 +126,7 @@ function commandOf(t: ToolName): string[] {
 
 // ---------------------------------------------------------------- temp dir, cleanup
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mapproxy-bench-seed-'));
+const dir = fs.mkdtempSync(path.join(opt.dir, 'mapproxy-bench-seed-'));
 /** The seed run in progress (Bun.spawn, not lib-bench's startProcess: we want its rusage). */
 let running: { pid: number } | undefined;
 let cleaned = false;
@@ -131,6 +141,14 @@ const cleanup = () => {
 process.on('exit', cleanup);
 process.on('SIGINT', () => process.exit(130));
 process.on('SIGTERM', () => process.exit(143));
+
+const FS_NAMES: Record<number, string> = { 0xef53: 'ext2/3/4', 0x58465342: 'xfs', 0x9123683e: 'btrfs', 0x01021994: 'tmpfs', 0x794c7630: 'overlayfs', 0x2fc12fc1: 'zfs' };
+
+/** The name of the file system dir is on, as statfs tells it. */
+function fsName(d: string): string {
+  const type = Number(fs.statfsSync(d).type);
+  return FS_NAMES[type] ?? `file system type 0x${type.toString(16)}`;
+}
 
 /** Pids of the descendants of `pid` (from /proc), deepest last. */
 function descendants(pid: number): number[] {
@@ -350,7 +368,7 @@ async function seedRun(tool: ToolName, variant: number, round: number, yaml: str
   for (const f of files) bytes += fs.statSync(path.join(cacheDirOf(runDir), f)).size;
   const logText = fs.readFileSync(log, 'utf8');
   if (timedOut) console.log(`bench: ${TOOL_LABEL[tool]} timed out after ${TIMEOUT_S} s`);
-  fs.rmSync(runDir, { recursive: true, force: true });
+  // runDir stays until the end (see the header: deleting files slows the next run's creates)
   return {
     tool,
     variant,
@@ -403,6 +421,7 @@ await waitFor(`${upBase}/stats`, 120000, upstream);
 const upPid = upstream.proc.pid;
 
 console.log(`bench: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), load average ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}`);
+console.log(`bench: runs in ${dir} (${fsName(dir)})`);
 console.log(`bench: seed levels 0-${LEVELS} of bbox ${BBOX.join(',')} (EPSG:4326), GLOBAL_WEBMERCATOR, png, meta_size [${META}, ${META}], meta_buffer ${META_BUFFERS.join(' and ')}, -c ${CONCURRENCY}, ${ROUNDS} round(s), tools in alternating order`);
 for (const t of TOOLS) console.log(`bench:   ${TOOL_LABEL[t].padEnd(16)} ${commandOf(t).map((a) => (a === bun ? 'bun' : a.startsWith(root) ? path.relative(root, a) : a)).join(' ')}`);
 if (TOOLS.includes('dist')) {
