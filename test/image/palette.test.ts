@@ -146,6 +146,24 @@ describe('octree quantizer (PIL FASTOCTREE)', () => {
     assert.notDeepEqual([...getPixel(back, 63, 63)], [...getPixel(back, 0, 0)]);
   });
 
+  it('averages colours right in images too large for int32 sums (the general pass)', () => {
+    // 8.48 million white pixels and a 64x64 gradient in a corner: the white
+    // bucket's red sum (255 a pixel) passes 2^31, beyond the opaque fast
+    // pass's int32 sums, so this takes the general pass. White must stay
+    // white, and the gradient keep its colours.
+    const w = 64 * 46, h = 64 * 45;
+    const big = createRaster(w, h, [255, 255, 255, 255]);
+    const g = gradient();
+    for (let y = 0; y < 64; y++) big.data.set(g.data.subarray(y * 256, y * 256 + 256), y * w * 4);
+    const back = indexedToRaster(octreeQuantize(big, 256, false));
+    assert.deepEqual([...getPixel(back, 2000, 1500)], [255, 255, 255, 255]);
+    for (const [x, y] of [[10, 20], [63, 63], [31, 40]]) {
+      const want = getPixel(g, x, y);
+      const got = getPixel(back, x, y);
+      for (let c = 0; c < 3; c++) assert.ok(Math.abs(got[c] - want[c]) <= 32, `${x},${y}: ${got} vs ${want}`);
+    }
+  });
+
   it('is deterministic', () => {
     const a = octreeQuantize(gradient(), 100, false);
     const b = octreeQuantize(gradient(), 100, false);
