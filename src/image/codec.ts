@@ -86,7 +86,7 @@ export async function decodeImage(bytes: Uint8Array): Promise<Raster> {
       // Cached tiles are mostly paletted PNGs: zlib's native inflate plus one
       // table lookup a pixel takes half the wall time of the Bun.Image round
       // trip (decode, re-encode, parse) and no worker-thread time. RGB(A)
-      // tiles up to 512x512 have their rows unfiltered in WebAssembly
+      // tiles up to ~640x640 have their rows unfiltered in WebAssembly
       // (wasm/unfilter.ts): ~0.4 against ~0.7 ms for 256x256. Anything the
       // direct reader declines or fails on goes the Bun.Image way, errors
       // included.

@@ -354,7 +354,7 @@ const opaqueB = new Int32Array(1 << 12);
 /**
  * The fine-cube sums and each pixel's bucket, alpha ignored (FINE_RGB, 4
  * bits a channel), on a little-endian host: int32 sums in flat arrays, then
- * copied to the cube once per bucket. ~35% faster than fineSums on map tiles.
+ * copied to the cube once per bucket: ~30% less time than fineSums on map tiles.
  */
 function fineSumsOpaque(px: Int32Array, bucketOf: Uint16Array, fine: Cube, used: number[]): void {
   const n = px.length;
@@ -412,7 +412,6 @@ function fineSums(
   // Map tiles are long runs of one colour: a run is added to its bucket once
   // (integer sums, so count * value is exactly the repeated addition).
   let last = n > 0 ? ~px[0] : 0;
-
   let bucket = 0;
   let run = 0;
   let red = 0, green = 0, blue = 0, al = 0;

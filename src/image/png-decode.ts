@@ -136,7 +136,8 @@ function decodeChunksInto(c: Chunks, dst: Raster, x: number, y: number, clip: Cl
 export function directDecodes(b: Uint8Array): boolean {
   const type = pngColorType(b);
   if (type === 0 || type === 3) return true;
-  if ((type !== 2 && type !== 6) || b[24] !== 8 || !useWasm) return false;
+  // 8-bit (IHDR byte 24), not interlaced (byte 28)
+  if ((type !== 2 && type !== 6) || b[24] !== 8 || b[28] !== 0 || !useWasm) return false;
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
   return wasmUnfilterFits(v.getUint32(20), v.getUint32(16) * (type === 2 ? 3 : 4), type === 2);
 }

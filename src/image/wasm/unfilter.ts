@@ -4,7 +4,7 @@
 // it has to hand back) and ~1.2 ms with a JS unfilter. The module is 1 KB,
 // compiled synchronously on first use. Its memory holds one image's
 // scanlines and pixels and keeps the largest size it grew to, so it takes
-// images up to MAX_BYTES only: for large ones (upstream WMS images, meta
+// images up to MAX_BYTES (4 MB) only: for large ones (upstream WMS images, meta
 // tiles) Bun.Image is within ~5% on CPU, works off the event loop and gives
 // its memory back.
 import { Buffer } from 'node:buffer';
@@ -16,7 +16,7 @@ interface Exports {
   rgb_to_rgba(src: number, dst: number, count: number): void;
 }
 
-/** Largest WebAssembly memory a decode may use: 512x512 RGB(A) images fit (2.1-2.6 MB); bigger ones are decoded another way. */
+/** Largest WebAssembly memory a decode may use: RGBA up to ~720x720 and RGB up to ~640x640 fit; bigger images are decoded another way. */
 export const MAX_BYTES = 4 << 20;
 const PAGE = 65536;
 /** Bytes the vector loops may touch past the end of a region. */
@@ -71,7 +71,13 @@ export function wasmUnfilter(raw: Uint8Array, height: number, stride: number, bp
   const ex = instance();
   if (!ex) return undefined;
   const have = ex.memory.buffer.byteLength;
-  if (end > have) ex.memory.grow(Math.ceil((end - have) / PAGE));
+  if (end > have) {
+    try {
+      ex.memory.grow(Math.ceil((end - have) / PAGE));
+    } catch {
+      return undefined; // no memory to grow into: the caller unfilters another way
+    }
+  }
   const mem = new Uint8Array(ex.memory.buffer);
   mem.set(raw.subarray(0, srcLen), 0);
   mem.fill(0, dst - stride, dst);
