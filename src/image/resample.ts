@@ -10,6 +10,7 @@
  */
 import type { Bbox } from '../srs/types.ts';
 import { createRaster, TRANSPARENT, type Raster, type Rgba } from './raster.ts';
+import { CUBIC_BITS, CUBIC_INT, wasmBicubicSampler, wasmExtentBicubic } from './wasm/resample.ts';
 
 /** The resampling methods MapProxy offers (image.resampling_method). */
 export type ResamplingMethod = 'nearest' | 'bilinear' | 'bicubic';
@@ -153,7 +154,7 @@ export function sourceSpan(lo: number, hi: number, size: number, margin: number)
  * source indices idx[i*k..] and their weights, as doubles (wf) and as
  * WEIGHT_BITS fixed point summing exactly to 1 (wi).
  */
-interface AxisTaps { first: number; end: number; idx: Int32Array; wf: Float64Array; wi: Int32Array }
+interface AxisTaps { first: number; end: number; idx: Int32Array; wf: Float64Array; wi: Int32Array; lo: Int32Array }
 
 const WEIGHT_BITS = 14;
 const WEIGHT_ONE = 1 << WEIGHT_BITS;
@@ -166,6 +167,8 @@ function axisTaps(n: number, off: number, scale: number, size: number, k: number
   const idx = new Int32Array(n * k);
   const wf = new Float64Array(n * k);
   const wi = new Int32Array(n * k);
+  // bicubic: the first tap unclamped (from -2), for the WebAssembly pass's padded source
+  const lo = new Int32Array(k === 4 ? n : 0);
   const max = size - 1;
   let first = n;
   let end = 0;
@@ -193,6 +196,7 @@ function axisTaps(n: number, off: number, scale: number, size: number, k: number
       wf[j + 1] = t;
     } else {
       for (let m = 0; m < 4; m++) idx[j + m] = clampIndex(f - 1 + m, max);
+      lo[i] = f - 1;
       wf[j] = ((-0.5 * t + 1) * t - 0.5) * t;
       wf[j + 1] = (1.5 * t - 2.5) * t * t + 1;
       wf[j + 2] = ((-1.5 * t + 2) * t + 0.5) * t;
@@ -208,7 +212,7 @@ function axisTaps(n: number, off: number, scale: number, size: number, k: number
     }
     wi[big] += WEIGHT_ONE - sum;
   }
-  return { first, end: first < end ? end : first, idx, wf, wi };
+  return { first, end: first < end ? end : first, idx, wf, wi, lo };
 }
 
 /** A plain Uint8Array view of the pixel bytes (JSC reads those faster than clamped arrays). */
@@ -222,6 +226,11 @@ function nearestRow(s: Uint32Array, d: Uint32Array, row: number, di: number, xi:
 
 /** Integer separable pass assuming opaque taps; false (and a partly written `d`) as soon as a tapped pixel is not. */
 function separableOpaque(src: Raster, d: Uint32Array, dw: number, xt: AxisTaps, yt: AxisTaps, k: number): boolean {
+  if (k === 4) {
+    // the same integers in WebAssembly, 4 channels a vector, where it is there and the image fits
+    const done = wasmExtentBicubic(src, d, dw, xt.lo, xt.wi, xt.first, xt.end, yt.idx, yt.wi, yt.first, yt.end);
+    if (done !== undefined) return done;
+  }
   const s32 = pixels32(src);
   // Bilinear: 7-bit weight of the second tap per column.
   const xh = new Int32Array(k === 2 ? dw : 0);
@@ -424,6 +433,17 @@ export function spanSampler(src: Raster, dst: Raster, method: ResamplingMethod):
   const fb = fractionBits(src);
   const range = new Int32Array(2);
   if (span === bicubicSpan) {
+    const wasm = wasmBicubicSampler(src, d, dst.width, fb);
+    if (wasm) {
+      // an opaque source: the same integers as bicubicSpan's opaque path, in WebAssembly
+      const one = 2 ** fb;
+      return (di, n, sx, sy, dx, dy) => {
+        clipSpan(n, sx, sy, dx, dy, sw, sh, range);
+        const i0 = range[0];
+        if (i0 >= range[1]) return;
+        wasm(di + i0, range[1] - i0, Math.round((sx + i0 * dx - 0.5) * one), Math.round((sy + i0 * dy - 0.5) * one), Math.round(dx * one), Math.round(dy * one));
+      };
+    }
     // per-column scratch of the row pass (rows of a span that keeps its source row)
     const cols = new Float64Array((sw + 4) * 3);
     const colOpaque = new Int32Array(sw + 4);
@@ -653,21 +673,23 @@ function bicubicSpan(
       return;
     }
   }
+  const WI = CUBIC_INT;
   for (let i = i0; i < i1; i++, fx += fdx, fy += fdy) {
     const xf = fx >> fb;
     const yf = fy >> fb;
     const wx = ((fx >> fs) & 255) * 4;
     const wy = ((fy >> fs) & 255) * 4;
-    const wx0 = W[wx];
-    const wx1 = W[wx + 1];
-    const wx2 = W[wx + 2];
-    const wx3 = W[wx + 3];
+    const ix0 = WI[wx];
+    const ix1 = WI[wx + 1];
+    const ix2 = WI[wx + 2];
+    const ix3 = WI[wx + 3];
     const c0 = clampIndex(xf - 1, maxX);
     const c1 = clampIndex(xf, maxX);
     const c2 = clampIndex(xf + 1, maxX);
     const c3 = clampIndex(xf + 2, maxX);
-    // First pass in straight colour, separable (4 + 1 multiplies per channel and
-    // row); it is the answer whenever all 16 taps are opaque, as most maps are.
+    // Straight colour in exact integers (the sums stay below 2^31): the answer
+    // whenever all 16 taps are opaque, as most maps are, and the same integers
+    // as the WebAssembly sampler and the row pass, whatever the order.
     let r = 0;
     let g = 0;
     let b = 0;
@@ -679,24 +701,32 @@ function bicubicSpan(
       const p2 = s[row + c2];
       const p3 = s[row + c3];
       opaque &= p0 & p1 & p2 & p3;
-      const wyk = W[wy + k];
-      r += wyk * (wx0 * ((p0 >>> SR) & 255) + wx1 * ((p1 >>> SR) & 255) + wx2 * ((p2 >>> SR) & 255) + wx3 * ((p3 >>> SR) & 255));
-      g += wyk * (wx0 * ((p0 >>> SG) & 255) + wx1 * ((p1 >>> SG) & 255) + wx2 * ((p2 >>> SG) & 255) + wx3 * ((p3 >>> SG) & 255));
-      b += wyk * (wx0 * ((p0 >>> SB) & 255) + wx1 * ((p1 >>> SB) & 255) + wx2 * ((p2 >>> SB) & 255) + wx3 * ((p3 >>> SB) & 255));
+      const wyk = WI[wy + k];
+      r += wyk * (ix0 * ((p0 >>> SR) & 255) + ix1 * ((p1 >>> SR) & 255) + ix2 * ((p2 >>> SR) & 255) + ix3 * ((p3 >>> SR) & 255));
+      g += wyk * (ix0 * ((p0 >>> SG) & 255) + ix1 * ((p1 >>> SG) & 255) + ix2 * ((p2 >>> SG) & 255) + ix3 * ((p3 >>> SG) & 255));
+      b += wyk * (ix0 * ((p0 >>> SB) & 255) + ix1 * ((p1 >>> SB) & 255) + ix2 * ((p2 >>> SB) & 255) + ix3 * ((p3 >>> SB) & 255));
     }
     if (((opaque >>> SA) & 255) === 255) {
-      // The negative lobes overshoot; clamp each channel.
-      d[di + i] = ((toByte(r) << SR) | (toByte(g) << SG) | (toByte(b) << SB) | (255 << SA)) >>> 0;
+      d[di + i] = ((cubicByte(r) << SR) | (cubicByte(g) << SG) | (cubicByte(b) << SB) | (255 << SA)) >>> 0;
       continue;
     }
-    d[di + i] = bicubicPremultiplied(s, sw, maxY, yf, wx0, wx1, wx2, wx3, W, wy, c0, c1, c2, c3);
+    d[di + i] = bicubicPremultiplied(s, sw, maxY, yf, W[wx], W[wx + 1], W[wx + 2], W[wx + 3], W, wy, c0, c1, c2, c3);
   }
+}
+
+const CUBIC_SHIFT = 2 * CUBIC_BITS;
+const CUBIC_HALF = 2 ** (CUBIC_SHIFT - 1);
+
+/** A 16-tap integer sum (CUBIC_INT weights on both axes) as a channel value: rounded, and clamped, since the negative lobes overshoot. */
+function cubicByte(v: number): number {
+  const c = (v + CUBIC_HALF) >> CUBIC_SHIFT;
+  return c < 0 ? 0 : c > 255 ? 255 : c;
 }
 
 /**
  * bicubicSpan for a span on one source row (fy constant): the vertical taps
  * of source columns lo..hi go into `cols` (r, g, b per column, straight
- * colour) and `colOpaque` (the 4 pixels' AND), then every pixel combines 4
+ * colour, integer sums) and `colOpaque` (the 4 pixels' AND), then every pixel combines 4
  * columns. Pixels with a transparent tap take the premultiplied 16-tap path.
  */
 function bicubicRowSpan(
@@ -705,13 +735,14 @@ function bicubicRowSpan(
   cols: Float64Array, colOpaque: Int32Array, lo: number, hi: number,
 ): void {
   const W = CUBIC;
+  const WI = CUBIC_INT;
   const maxX = sw - 1;
   const yf = fy >> fb;
   const wy = ((fy >> fs) & 255) * 4;
-  const wy0 = W[wy];
-  const wy1 = W[wy + 1];
-  const wy2 = W[wy + 2];
-  const wy3 = W[wy + 3];
+  const wy0 = WI[wy];
+  const wy1 = WI[wy + 1];
+  const wy2 = WI[wy + 2];
+  const wy3 = WI[wy + 3];
   const r0 = clampIndex(yf - 1, maxY) * sw;
   const r1 = clampIndex(yf, maxY) * sw;
   const r2 = clampIndex(yf + 1, maxY) * sw;
@@ -730,18 +761,18 @@ function bicubicRowSpan(
   for (let i = i0; i < i1; i++, fx += fdx) {
     const xf = fx >> fb;
     const wx = ((fx >> fs) & 255) * 4;
-    const wx0 = W[wx];
-    const wx1 = W[wx + 1];
-    const wx2 = W[wx + 2];
-    const wx3 = W[wx + 3];
     const c0 = clampIndex(xf - 1, maxX);
     const c1 = clampIndex(xf, maxX);
     const c2 = clampIndex(xf + 1, maxX);
     const c3 = clampIndex(xf + 2, maxX);
     if ((((colOpaque[c0] & colOpaque[c1] & colOpaque[c2] & colOpaque[c3]) >>> SA) & 255) !== 255) {
-      d[di + i] = bicubicPremultiplied(s, sw, maxY, yf, wx0, wx1, wx2, wx3, W, wy, c0, c1, c2, c3);
+      d[di + i] = bicubicPremultiplied(s, sw, maxY, yf, W[wx], W[wx + 1], W[wx + 2], W[wx + 3], W, wy, c0, c1, c2, c3);
       continue;
     }
+    const wx0 = WI[wx];
+    const wx1 = WI[wx + 1];
+    const wx2 = WI[wx + 2];
+    const wx3 = WI[wx + 3];
     const k0 = c0 * 3;
     const k1 = c1 * 3;
     const k2 = c2 * 3;
@@ -749,7 +780,7 @@ function bicubicRowSpan(
     const r = wx0 * cols[k0] + wx1 * cols[k1] + wx2 * cols[k2] + wx3 * cols[k3];
     const g = wx0 * cols[k0 + 1] + wx1 * cols[k1 + 1] + wx2 * cols[k2 + 1] + wx3 * cols[k3 + 1];
     const b = wx0 * cols[k0 + 2] + wx1 * cols[k1 + 2] + wx2 * cols[k2 + 2] + wx3 * cols[k3 + 2];
-    d[di + i] = ((toByte(r) << SR) | (toByte(g) << SG) | (toByte(b) << SB) | (255 << SA)) >>> 0;
+    d[di + i] = ((cubicByte(r) << SR) | (cubicByte(g) << SG) | (cubicByte(b) << SB) | (255 << SA)) >>> 0;
   }
 }
 

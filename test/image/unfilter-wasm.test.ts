@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { MAX_BYTES, wasmUnfilter } from '../../src/image/wasm/unfilter.ts';
-import { assembleUnfilterWasm, UNFILTER_WASM_TS } from '../../scripts/unfilter-wasm-source.ts';
+import { assembleWasm, wasmModule } from '../../scripts/wasm-source.ts';
 
 // The WebAssembly unfilter against the PNG specification's definition,
 // written out here byte by byte.
@@ -108,9 +108,9 @@ describe('WebAssembly PNG unfilter', () => {
 const haveWat2wasm = !spawnSync('wat2wasm', ['--version']).error;
 
 describe('the committed WebAssembly module', () => {
-  it('is what unfilter.wat assembles to (bun scripts/gen-unfilter-wasm.ts)', { skip: !haveWat2wasm && 'wat2wasm is not installed (apt-get install wabt)' }, () => {
-    const text = assembleUnfilterWasm();
+  it('is what unfilter.wat assembles to (bun scripts/gen-wasm.ts)', { skip: !haveWat2wasm && 'wat2wasm is not installed (apt-get install wabt)' }, () => {
+    const text = assembleWasm('unfilter');
     assert.equal(typeof text, 'string', JSON.stringify(text));
-    assert.equal(readFileSync(UNFILTER_WASM_TS, 'utf8'), text);
+    assert.equal(readFileSync(wasmModule('unfilter').ts, 'utf8'), text);
   });
 });

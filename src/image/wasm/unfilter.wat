@@ -1,6 +1,6 @@
 ;; PNG scanline unfiltering and RGB -> RGBA expansion for png-decode.ts.
 ;; The source of unfilter-wasm.ts: regenerate that file with
-;; `bun scripts/gen-unfilter-wasm.ts` (needs wat2wasm: apt-get install wabt).
+;; `bun scripts/gen-wasm.ts` (needs wat2wasm: apt-get install wabt).
 ;;
 ;; Memory layout, set up by the caller (all offsets are byte addresses):
 ;;   src: height scanlines of 1 + stride bytes (filter type, then the samples)
