@@ -10,6 +10,19 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 
 /** Whether a command is on PATH. */
+const FS_NAMES: Record<number, string> = { 0xef53: 'ext2/3/4', 0x58465342: 'xfs', 0x9123683e: 'btrfs', 0x01021994: 'tmpfs', 0x794c7630: 'overlayfs', 0x2fc12fc1: 'zfs' };
+
+/**
+ * The name of the file system dir is on, as statfs tells it. Benchmarks that
+ * write many tiles print it: on ext4 without a journal (this machine's /),
+ * files created within minutes after many deletes cost several times the
+ * CPU (the inode allocator's recently_deleted(), see bench/seed.ts).
+ */
+export function fsName(d: string): string {
+  const type = Number(fs.statfsSync(d).type);
+  return FS_NAMES[type] ?? `file system type 0x${type.toString(16)}`;
+}
+
 export function have(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 }

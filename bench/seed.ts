@@ -54,7 +54,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { cpuSeconds, freePort, have, killAllSync, logTail, startProcess, stopProcess, waitFor } from './lib-bench.ts';
+import { cpuSeconds, freePort, fsName, have, killAllSync, logTail, startProcess, stopProcess, waitFor } from './lib-bench.ts';
 
 const TARGET = 3;
 const TILE = 256;
@@ -141,14 +141,6 @@ const cleanup = () => {
 process.on('exit', cleanup);
 process.on('SIGINT', () => process.exit(130));
 process.on('SIGTERM', () => process.exit(143));
-
-const FS_NAMES: Record<number, string> = { 0xef53: 'ext2/3/4', 0x58465342: 'xfs', 0x9123683e: 'btrfs', 0x01021994: 'tmpfs', 0x794c7630: 'overlayfs', 0x2fc12fc1: 'zfs' };
-
-/** The name of the file system dir is on, as statfs tells it. */
-function fsName(d: string): string {
-  const type = Number(fs.statfsSync(d).type);
-  return FS_NAMES[type] ?? `file system type 0x${type.toString(16)}`;
-}
 
 /** Pids of the descendants of `pid` (from /proc), deepest last. */
 function descendants(pid: number): number[] {

@@ -39,7 +39,10 @@
  * stopped with SIGTERM),
  * BENCH_UPSTREAM_STYLE (map: OSM-like drawing with few colours, the paletted
  * exact-colour path; photo: imagery-like, thousands of colours, so every
- * PNG goes through the quantizer), BENCH_KEEP=1 keeps the temp dir.
+ * PNG goes through the quantizer), BENCH_KEEP=1 keeps the temp dir,
+ * BENCH_DIR where it goes (default the system's; /dev/shm keeps the cache-miss
+ * run from paying ext4's cost of files created soon after many deletes, see
+ * bench/seed.ts; the file system is printed).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -47,7 +50,7 @@ import * as path from 'node:path';
 import { decodeImage } from '../src/image/codec.ts';
 import { getSrs } from '../src/srs/srs.ts';
 import {
-  cpuSeconds, freePort, have, killAllSync, logTail, mapLimit, rng, rotatingLua, runWrk, startProcess, stopProcess, waitFor,
+  cpuSeconds, freePort, fsName, have, killAllSync, logTail, mapLimit, rng, rotatingLua, runWrk, startProcess, stopProcess, waitFor,
   type Child, type WrkResult,
 } from './lib-bench.ts';
 
@@ -92,7 +95,7 @@ for (const cmd of ['wrk', 'gunicorn']) {
 }
 
 const root = path.resolve(import.meta.dir ?? path.dirname(new URL(import.meta.url).pathname), '..');
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mapproxy-bench-wms-'));
+const dir = fs.mkdtempSync(path.join(env.BENCH_DIR ?? os.tmpdir(), 'mapproxy-bench-wms-'));
 let cleaned = false;
 const cleanup = () => {
   if (cleaned) return;
@@ -329,6 +332,7 @@ fs.writeFileSync(path.join(dir, 'mapproxy.yaml'), yaml);
 
 console.log(`bench: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), load average ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}`);
 console.log(`bench: ours = ${useDist ? 'dist/mapproxy' : `bun ${[...BUN_FLAGS, 'cli/main.ts'].join(' ')}`} ${WORKERS > 1 ? `serve -w ${WORKERS}` : 'serve-develop (1 process)'}; MapProxy = gunicorn -w ${WORKERS} --threads ${MP_THREADS} (gthread) + make_wsgi_app`);
+console.log(`bench: caches in ${dir} (${fsName(dir)})`);
 console.log(`bench: cache GLOBAL_WEBMERCATOR png, meta_size [4, 4], meta_buffer ${META_BUFFER}; upstream bench/wms-upstream.ts (separate process, pre-encoded ${metaPx}x${metaPx} '${UPSTREAM_STYLE}' PNGs)`);
 
 let exitCode = 0;
