@@ -9,7 +9,6 @@ import { blendPixel, type Raster, type Rgba } from '../src/image/raster.ts';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 
-/** Whether a command is on PATH. */
 const FS_NAMES: Record<number, string> = { 0xef53: 'ext2/3/4', 0x58465342: 'xfs', 0x9123683e: 'btrfs', 0x01021994: 'tmpfs', 0x794c7630: 'overlayfs', 0x2fc12fc1: 'zfs' };
 
 /**
@@ -23,6 +22,7 @@ export function fsName(d: string): string {
   return FS_NAMES[type] ?? `file system type 0x${type.toString(16)}`;
 }
 
+/** Whether a command is on PATH. */
 export function have(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 }

@@ -433,21 +433,23 @@ export function spanSampler(src: Raster, dst: Raster, method: ResamplingMethod):
   const fb = fractionBits(src);
   const range = new Int32Array(2);
   if (span === bicubicSpan) {
-    const wasm = wasmBicubicSampler(src, d, dst.width, fb);
-    if (wasm) {
-      // an opaque source: the same integers as bicubicSpan's opaque path, in WebAssembly
-      const one = 2 ** fb;
-      return (di, n, sx, sy, dx, dy) => {
-        clipSpan(n, sx, sy, dx, dy, sw, sh, range);
-        const i0 = range[0];
-        if (i0 >= range[1]) return;
-        wasm(di + i0, range[1] - i0, Math.round((sx + i0 * dx - 0.5) * one), Math.round((sy + i0 * dy - 0.5) * one), Math.round(dx * one), Math.round(dy * one));
-      };
-    }
     // per-column scratch of the row pass (rows of a span that keeps its source row)
     const cols = new Float64Array((sw + 4) * 3);
     const colOpaque = new Int32Array(sw + 4);
-    return (di, n, sx, sy, dx, dy) => bicubicSpan(s, d, sw, sh, fb, range, di, n, sx, sy, dx, dy, cols, colOpaque);
+    const js: SpanSampler = (di, n, sx, sy, dx, dy) => bicubicSpan(s, d, sw, sh, fb, range, di, n, sx, sy, dx, dy, cols, colOpaque);
+    const wasm = wasmBicubicSampler(src, d, dst.width, fb);
+    if (!wasm) return js;
+    // An opaque source: the same integers as bicubicSpan's opaque path, in
+    // WebAssembly; a span it cannot do (its memory went meanwhile) goes to JS.
+    const one = 2 ** fb;
+    return (di, n, sx, sy, dx, dy) => {
+      clipSpan(n, sx, sy, dx, dy, sw, sh, range);
+      const i0 = range[0];
+      if (i0 >= range[1]) return;
+      const fx = Math.round((sx + i0 * dx - 0.5) * one);
+      const fy = Math.round((sy + i0 * dy - 0.5) * one);
+      if (!wasm(di + i0, range[1] - i0, fx, fy, Math.round(dx * one), Math.round(dy * one))) js(di, n, sx, sy, dx, dy);
+    };
   }
   return (di, n, sx, sy, dx, dy) => span(s, d, sw, sh, fb, range, di, n, sx, sy, dx, dy);
 }

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { createRaster, type Raster } from '../../src/image/raster.ts';
 import { spanSampler, transformExtent } from '../../src/image/resample.ts';
-import { CUBIC_BITS, CUBIC_INT, MAX_BYTES, setWasmResample, wasmBicubicSampler, wasmExtentBicubic } from '../../src/image/wasm/resample.ts';
+import { CUBIC_BITS, CUBIC_INT, MAX_BYTES, setWasmResample, wasmBicubicSampler, wasmExtentBicubic, wasmResampleStats } from '../../src/image/wasm/resample.ts';
 import type { Bbox } from '../../src/srs/types.ts';
 import { assembleWasm, wasmModule } from '../../scripts/wasm-source.ts';
 
@@ -19,10 +19,12 @@ function noise(w: number, h: number, seed: number, alpha = false): Raster {
   return r;
 }
 
-/** Runs fn with the WebAssembly path on and off. */
-function both<T>(fn: () => T): [T, T] {
+/** Runs fn with the WebAssembly path on and off; `used` says whether the first run resampled in WebAssembly. */
+function both<T>(fn: () => T, used = true): [T, T] {
   setWasmResample(true);
+  const before = wasmResampleStats().uses;
   const wasm = fn();
+  assert.equal(wasmResampleStats().uses > before, used, used ? 'the WebAssembly path was not taken' : 'the WebAssembly path was taken');
   setWasmResample(false);
   const js = fn();
   setWasmResample(true);
@@ -71,7 +73,7 @@ describe('bicubic resampling in WebAssembly', () => {
     for (const alpha of [false, true]) {
       for (const [i, [w, h, bbox, size]] of cases.entries()) {
         const src = noise(w, h, i + 1, alpha);
-        const [wasm, js] = both(() => transformExtent(src, [0, 0, w, h], bbox, size, 'bicubic'));
+        const [wasm, js] = both(() => transformExtent(src, [0, 0, w, h], bbox, size, 'bicubic'), !alpha);
         assert.deepEqual(wasm.data, js.data, `case ${i} alpha ${alpha}`);
       }
     }
@@ -163,6 +165,7 @@ describe('bicubic resampling in WebAssembly', () => {
     const big = noise(2200, 2000, 5);
     const [bigWasm, bigJs] = both(() => spans(big, 64, 4, 1000.3, 900.1, 0.9, 0.4, 0.5, 0.5));
     assert.deepEqual(bigWasm.data, bigJs.data);
+    assert.ok(wasmResampleStats().memoryBytes > 16 << 20);
     // a sampler made before the big one, used after it, copies its source into the new instance
     line(early);
     const ref = createRaster(60, 1);
@@ -170,9 +173,35 @@ describe('bicubic resampling in WebAssembly', () => {
     line(spanSampler(small, ref, 'bicubic'));
     setWasmResample(true);
     assert.deepEqual(earlyOut.data, ref.data);
+    assert.ok(wasmResampleStats().memoryBytes <= 16 << 20, `${wasmResampleStats().memoryBytes} bytes kept`);
     const lateOut = createRaster(60, 1);
     line(spanSampler(small, lateOut, 'bicubic'));
     assert.deepEqual(lateOut.data, ref.data);
+  });
+});
+
+describe('the WebAssembly span sampler at its limits', () => {
+  it('samples in JS when its memory is gone by the time it is used', () => {
+    const src = noise(30, 20, 4);
+    const out = createRaster(60, 1);
+    const sample = spanSampler(src, out, 'bicubic');
+    spanSampler(noise(20, 30, 5), createRaster(8, 1), 'bicubic'); // takes the memory
+    setWasmResample(false); // ... and the sampler cannot get it back
+    sample(0, 60, 0.1, 3.3, 0.45, 0.2);
+    const ref = createRaster(60, 1);
+    spanSampler(src, ref, 'bicubic')(0, 60, 0.1, 3.3, 0.45, 0.2);
+    assert.deepEqual(out.data, ref.data);
+  });
+
+  it('drops what a span writes past the destination, as the JS sampler does', () => {
+    const src = noise(10, 10, 8);
+    const [wasm, js] = both(() => {
+      const dst = createRaster(4, 1, [7, 7, 7, 7]);
+      spanSampler(src, dst, 'bicubic')(2, 4, 1, 1, 1, 0);
+      return dst;
+    });
+    assert.deepEqual(wasm.data, js.data);
+    assert.notDeepEqual([...wasm.data.subarray(8, 16)], [7, 7, 7, 7, 7, 7, 7, 7]);
   });
 });
 

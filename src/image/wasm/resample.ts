@@ -92,7 +92,11 @@ function ready(bytes: number): Exports | undefined {
   if (!m) return undefined;
   if (ex && ex.memory.buffer.byteLength > KEEP_BYTES && bytes <= KEEP_BYTES) ex = undefined;
   if (!ex) {
-    ex = new WebAssembly.Instance(m, {}).exports as unknown as Exports;
+    try {
+      ex = new WebAssembly.Instance(m, {}).exports as unknown as Exports;
+    } catch {
+      return undefined; // no memory for a new instance: the caller stays in JS
+    }
     refreshViews();
     writeTables();
   }
@@ -161,12 +165,15 @@ function copyPadded(src: Raster): void {
  * A bicubic span sampler over an opaque source in WebAssembly, for
  * resample.ts's spanSampler: `span(di, n, fx, fy, fdx, fdy)` writes n pixels
  * from fixed-point position (fx, fy) (fb fraction bits, on the tap grid) to
- * d[di ..] (a raster dw pixels wide). Undefined when the module is absent, the source too big, or not
- * every source pixel opaque.
+ * d[di ..] (a raster dw pixels wide; pixels past its end are dropped) and
+ * returns true, or false when it could not get the module's memory back
+ * after another resampling used it (the caller samples that span in JS).
+ * Undefined when the module is absent, the source too big, or not every
+ * source pixel opaque.
  */
 export function wasmBicubicSampler(
   src: Raster, d: Uint32Array, dw: number, fb: number,
-): ((di: number, n: number, fx: number, fy: number, fdx: number, fdy: number) => void) | undefined {
+): ((di: number, n: number, fx: number, fy: number, fdx: number, fdy: number) => boolean) | undefined {
   const sw = src.width;
   const sh = src.height;
   const srcBytes = paddedBytes(sw, sh);
@@ -188,18 +195,25 @@ export function wasmBicubicSampler(
   const stride = (sw + 2 * PAD) * 4;
   const origin = DATA + PAD * stride + PAD * 4;
   return (di, n, fx, fy, fdx, fdy) => {
+    // Another resampling used the memory meanwhile (a new generation), or
+    // dropped the instance and then failed to grow the new one (ex changed
+    // without a generation of ours): copy the source in again.
     if (mine !== generation || e !== ex) {
-      // another resampling used the memory meanwhile
       const again = load();
-      if (!again) throw new Error('WebAssembly memory for resampling is gone');
+      if (!again) return false;
       e = again;
       mine = generation;
     }
+    if (di < 0) return false;
     for (let done = 0; done < n; done += maxN) {
-      const k = Math.min(maxN, n - done);
+      // as a typed array write past the end would, pixels beyond d are dropped
+      const k = Math.min(maxN, n - done, d.length - di - done);
+      if (k <= 0) break;
       e.span(origin, stride, sw - 1, sh - 1, out, k, fx + done * fdx, fy + done * fdy, fdx, fdy, fb);
       d.set(mem32.subarray(out / 4, out / 4 + k), di + done);
     }
+    uses++;
+    return true;
   };
 }
 
@@ -256,5 +270,13 @@ export function wasmExtentBicubic(
       yw[j], yw[j + 1], yw[j + 2], yw[j + 3], x0, x1, rowOut);
     d.set(mem32.subarray(rowOut / 4 + x0, rowOut / 4 + x1), y * dw + x0);
   }
+  uses++;
   return true;
+}
+
+let uses = 0;
+
+/** What the module did so far, for tests: resamplings done in it, and the memory it holds now (0 without an instance). */
+export function wasmResampleStats(): { uses: number; memoryBytes: number } {
+  return { uses, memoryBytes: ex ? ex.memory.buffer.byteLength : 0 };
 }

@@ -19,7 +19,7 @@
 ;; w0 p0 + w1 p1 + w2 p2 + w3 p3 per channel as i32x4 (r, g, b, a).
 ;;
 ;; With weights summing to 2048 on each axis the 16-tap sum of 8-bit values
-;; stays below 1.6 * 2^22 * 255 < 2^31: it is computed exactly in i32, so the
+;; stays below 2560^2 * 255 (1.5625 * 2^22 * 255) < 2^31: it is computed exactly in i32, so the
 ;; result does not depend on the order of the passes. resample.ts computes
 ;; the same integers in JS where this module is not used.
 
