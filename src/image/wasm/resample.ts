@@ -11,6 +11,7 @@
 // use, so a worker holds at most that much after one huge request.
 import { Buffer } from 'node:buffer';
 import type { Raster } from '../raster.ts';
+import { growMemory } from './load.ts';
 import { RESAMPLE_WASM_BASE64 } from './resample-wasm.ts';
 
 interface Exports {
@@ -54,7 +55,6 @@ export const PAD = 3;
 export const MAX_BYTES = 96 << 20;
 /** Memory above this is given back (the instance dropped) before the next use. */
 const KEEP_BYTES = 16 << 20;
-const PAGE = 65536;
 const WX = 0;
 const WY = 8192;
 const DATA = 12288;
@@ -100,13 +100,9 @@ function ready(bytes: number): Exports | undefined {
     refreshViews();
     writeTables();
   }
-  const have = ex.memory.buffer.byteLength;
-  if (bytes > have) {
-    try {
-      ex.memory.grow(Math.ceil((bytes - have) / PAGE));
-    } catch {
-      return undefined; // no memory to grow into: the caller stays in JS
-    }
+  if (bytes > ex.memory.buffer.byteLength) {
+    // no memory to grow into: the caller stays in JS
+    if (!growMemory(ex.memory, bytes)) return undefined;
     refreshViews();
   }
   generation++;

@@ -8,6 +8,7 @@
 // tiles) Bun.Image is within ~5% on CPU, works off the event loop and gives
 // its memory back.
 import { Buffer } from 'node:buffer';
+import { growMemory } from './load.ts';
 import { UNFILTER_WASM_BASE64 } from './unfilter-wasm.ts';
 
 interface Exports {
@@ -18,7 +19,6 @@ interface Exports {
 
 /** Largest WebAssembly memory a decode may use: RGBA up to ~720x720 and RGB up to ~640x640 fit; bigger images are decoded another way. */
 export const MAX_BYTES = 4 << 20;
-const PAGE = 65536;
 /** Bytes the vector loops may touch past the end of a region. */
 const SLACK = 16;
 
@@ -70,14 +70,8 @@ export function wasmUnfilter(raw: Uint8Array, height: number, stride: number, bp
   const width = stride / 3;
   const ex = instance();
   if (!ex) return undefined;
-  const have = ex.memory.buffer.byteLength;
-  if (end > have) {
-    try {
-      ex.memory.grow(Math.ceil((end - have) / PAGE));
-    } catch {
-      return undefined; // no memory to grow into: the caller unfilters another way
-    }
-  }
+  // no memory to grow into: the caller unfilters another way
+  if (!growMemory(ex.memory, end)) return undefined;
   const mem = new Uint8Array(ex.memory.buffer);
   mem.set(raw.subarray(0, srcLen), 0);
   mem.fill(0, dst - stride, dst);
