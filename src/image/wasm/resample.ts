@@ -215,7 +215,7 @@ export function wasmBicubicSampler(
 
 /**
  * The opaque separable bicubic pass of transformExtent in WebAssembly, the
- * same integers as resample.ts's hRowOpaque4/vRowOpaque4. xi[x] is the
+ * same integers as resample.ts's hRowOpaque4/vRowOpaque4. xFirst[x] is the
  * first of column x's 4 taps (unclamped, from -2), xw its 4 weights with 14
  * fraction bits; yi/yw the same for rows (yi clamped, as transformExtent's
  * ring uses them). Writes rows [y0, y1), columns [x0, x1) of d (dw wide).
