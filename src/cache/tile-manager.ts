@@ -10,7 +10,7 @@
 import { RequestError, SourceError } from '../errors.ts';
 import type { TileGrid, TileCoord } from '../grid/tile-grid.ts';
 import { MetaGrid, type MetaTile } from '../grid/meta-grid.ts';
-import { decodeImage, encodeImage, sniffImageFormat } from '../image/codec.ts';
+import { decodeImage, decodeImageTiles, encodeImage, sniffImageFormat } from '../image/codec.ts';
 import { compositeOver } from '../image/composite.ts';
 import { looksComplete, type ImageFormat } from '../image/format.ts';
 import { applyOpacity } from '../image/encode.ts';
@@ -562,10 +562,14 @@ export class TileManager {
         return out;
       }
     }
-    const raster = await this.merge(images, meta.size);
-    const tiles = splitRaster(raster, tw, th, parts.map((p) => p.crop));
-    // decoded or composed here (no source's own raster, which it may keep): nobody else holds it
-    if (!this.opts.bandMerger && images.every((i) => i.kind !== 'raster')) releaseBuffer(raster.data);
+    const crops = parts.map((p) => p.crop);
+    let tiles = this.splitDirect(images, meta.size, crops);
+    if (!tiles) {
+      const raster = await this.merge(images, meta.size);
+      tiles = splitRaster(raster, tw, th, crops);
+      // decoded or composed here (no source's own raster, which it may keep): nobody else holds it
+      if (!this.opts.bandMerger && images.every((i) => i.kind !== 'raster')) releaseBuffer(raster.data);
+    }
     // the split copies are ours too, and unused once encoded
     const stored = await Promise.all(tiles.map((t, i) => this.encodeAndStore(parts[i].coord!, t, cacheable).finally(() => releaseBuffer(t.data))));
     for (let i = 0; i < parts.length; i++) out.set(key(parts[i].coord!), stored[i]);
@@ -669,6 +673,22 @@ export class TileManager {
   }
 
   /** Source images bottom to top, with opacity, over the background; or band by band with a band merger. */
+  /**
+   * The tiles of a meta tile decoded straight from the one source's image
+   * when nothing is merged into it (no band merger, background or opacity)
+   * and codec.ts's decodeImageTiles takes it: without the meta-tile-sized
+   * raster in between. Undefined otherwise: merge and split.
+   */
+  private splitDirect(images: SourceImage[], size: [number, number], crops: readonly (readonly [number, number])[]): Raster[] | undefined {
+    if (images.length !== 1 || this.opts.bandMerger || this.opts.bgcolor) return undefined;
+    const img = images[0];
+    const opacity = this.opts.sources[0]?.opacity;
+    if (img.kind !== 'encoded' || (opacity !== undefined && opacity < 1)) return undefined;
+    const [tw, th] = this.opts.grid.tileSize;
+    // an image of another size is merge's error to report
+    return decodeImageTiles(img.bytes, size, tw, th, crops);
+  }
+
   private async merge(images: SourceImage[], size: [number, number]): Promise<Raster> {
     const bands = this.opts.bandMerger;
     if (bands) {

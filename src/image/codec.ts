@@ -10,9 +10,9 @@
 
 import { rasterToBmp } from './bmp.ts';
 import { sniffImageFormat } from './format.ts';
-import { decodePng, decodePngDirect, decodePngInto, directDecodes, type ClipRect } from './png-decode.ts';
+import { decodePng, decodePngDirect, decodePngInto, decodePngTiles, directDecodes, type ClipRect } from './png-decode.ts';
 import { encodePng } from './png-encode.ts';
-import { releaseBuffer, type Raster } from './raster.ts';
+import { releaseBuffer, type Raster, type Rgba } from './raster.ts';
 import { copyRect } from './resample.ts';
 import { defaultCodecBackend, nativeTranscoder, type CodecBackend } from '../runtime/runtime.ts';
 
@@ -112,6 +112,25 @@ export async function decodeImage(bytes: Uint8Array): Promise<Raster> {
       return (await import('./wasm/jpeg.ts')).wasmDecodeJpeg(bytes);
     default:
       throw new Error(`cannot decode ${format ?? 'unknown'} images on ${codecBackend()} codecs`);
+  }
+}
+
+/**
+ * Image bytes decoded straight into tileW x tileH tiles, one per crop (its
+ * top-left pixel in the image; outside the image: `fill`), as decodeImage
+ * and splitRaster would give them but without the whole image in between:
+ * 8-bit RGB(A) PNGs of `size` on the native backend (upstream WMS answers
+ * for meta tiles). Undefined for anything else, errors included: decode and
+ * split those, which also says what is wrong.
+ */
+export function decodeImageTiles(
+  bytes: Uint8Array, size: readonly [number, number], tileW: number, tileH: number, crops: readonly (readonly [number, number])[], fill?: Rgba,
+): Raster[] | undefined {
+  if (codecBackend() !== 'native' || !nativeTranscoder() || !directPngDecode || sniffImageFormat(bytes) !== 'png') return undefined;
+  try {
+    return decodePngTiles(bytes, size, tileW, tileH, crops, fill);
+  } catch {
+    return undefined;
   }
 }
 

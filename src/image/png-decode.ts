@@ -14,7 +14,7 @@
 //    complete non-interlaced PNG decoder.
 
 import { inflateSync } from 'node:zlib';
-import { createRaster, type Raster } from './raster.ts';
+import { createRaster, releaseBuffer, TRANSPARENT, uninitializedRaster, type Raster, type Rgba } from './raster.ts';
 import { wasmUnfilter, wasmUnfilterFits } from './wasm/unfilter.ts';
 
 const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
@@ -87,6 +87,57 @@ export function decodePngDirect(bytes: Uint8Array): Raster | undefined {
 }
 
 /**
+ * An 8-bit RGB or RGBA PNG of `size` decoded straight into tileW x tileH rasters, one
+ * per crop (the tile's top-left pixel in the image; parts of a crop outside
+ * the image are `fill`): a meta tile split without the image-sized raster in
+ * between, each strip of unfiltered rows copied into the tiles it touches.
+ * Undefined for PNGs it does not take (another size or colour type, RGB
+ * with a transparent colour, rows too wide for the WebAssembly unfilter,
+ * fewer scanlines than the header promises): decode and split those.
+ * Throws on corrupt data (zlib's error, an invalid filter type).
+ */
+export function decodePngTiles(
+  bytes: Uint8Array, size: readonly [number, number], tileW: number, tileH: number, crops: readonly (readonly [number, number])[], fill: Rgba = TRANSPARENT,
+): Raster[] | undefined {
+  if (!useWasm) return undefined;
+  const c = directChunks(bytes);
+  if (!c) return undefined;
+  const { width, height, bitDepth, colorType } = c.header;
+  if (width !== size[0] || height !== size[1]) return undefined;
+  if (bitDepth !== 8 || !(colorType === 6 || (colorType === 2 && !c.trns))) return undefined;
+  const bpp = colorType === 6 ? 4 : 3;
+  const stride = width * bpp;
+  if (!wasmUnfilterFits(stride, colorType === 2)) return undefined;
+  const raw = inflate(c.idat, (stride + 1) * height);
+  try {
+    if (raw.length < (stride + 1) * height) return undefined;
+    // every pixel of a tile inside the image is written below: no need to zero those
+    const tiles = crops.map(([cx, cy]) => cx >= 0 && cy >= 0 && cx + tileW <= width && cy + tileH <= height
+      ? uninitializedRaster(tileW, tileH)
+      : createRaster(tileW, tileH, fill));
+    const rowBytes = width * 4;
+    const done = wasmUnfilter(raw, height, stride, bpp, colorType === 2, (px, first, count) => {
+      for (let i = 0; i < crops.length; i++) {
+        const [cx, cy] = crops[i];
+        const v0 = Math.max(first, cy, 0);
+        const v1 = Math.min(first + count, cy + tileH, height);
+        const u0 = Math.max(0, cx);
+        const u1 = Math.min(width, cx + tileW);
+        if (v0 >= v1 || u0 >= u1) continue;
+        const out = tiles[i].data;
+        for (let v = v0; v < v1; v++) {
+          const r = (v - first) * rowBytes;
+          out.set(px.subarray(r + u0 * 4, r + u1 * 4), ((v - cy) * tileW + u0 - cx) * 4);
+        }
+      }
+    });
+    return done ? tiles : undefined;
+  } finally {
+    releaseBuffer(raw);
+  }
+}
+
+/**
  * decodePngDirect writing into `dst` instead, with the image's top-left at
  * (x, y): only pixels inside both `dst` and `clip` (x0, y0, x1, y1 in dst
  * coordinates, end exclusive) are written, and rows below the clip are not
@@ -124,7 +175,12 @@ function decodeChunksInto(c: Chunks, dst: Raster, x: number, y: number, clip: Cl
   const stride = (h.width * channels * h.bitDepth + 7) >> 3;
   const raw = inflate(c.idat, (stride + 1) * h.height);
   if (raw.length < (stride + 1) * h.height) return false;
-  return expandInto(raw, h, stride, bpp, c.palette, c.trns, dst, x, y, clip);
+  try {
+    return expandInto(raw, h, stride, bpp, c.palette, c.trns, dst, x, y, clip);
+  } finally {
+    // the inflated scanlines are ours alone (a meta tile's are 4 MB): freed now rather than at the next collection
+    releaseBuffer(raw);
+  }
 }
 
 /**
@@ -139,7 +195,7 @@ export function directDecodes(b: Uint8Array): boolean {
   // 8-bit (IHDR byte 24), not interlaced (byte 28)
   if ((type !== 2 && type !== 6) || b[24] !== 8 || b[28] !== 0 || !useWasm) return false;
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  return wasmUnfilterFits(v.getUint32(20), v.getUint32(16) * (type === 2 ? 3 : 4), type === 2);
+  return wasmUnfilterFits(v.getUint32(16) * (type === 2 ? 3 : 4), type === 2);
 }
 
 /** The colour type in the IHDR (always the first chunk), or undefined when it is not there. */
@@ -391,18 +447,27 @@ function expandInto(
   const key = colorType === 2 && trns !== undefined && trns.length >= 6 ? trns : undefined;
   if (bitDepth === 8 && (colorType === 6 || colorType === 2) && useWasm) {
     // RGB(A) rows are mostly Paeth-filtered: unfilter (and widen RGB) in WebAssembly.
-    const px = wasmUnfilter(raw, v1, stride, bpp, colorType === 2 && !key);
-    if (px) {
+    // A strip of rows at a time (wasm/unfilter.ts), each copied out at once.
+    const rowBytes = width * 4;
+    const done = wasmUnfilter(raw, v1, stride, bpp, colorType === 2 && !key, (px, first, count) => {
+      const a = Math.max(v0, first);
+      const b = Math.min(v1, first + count);
       if (key) {
-        rgbKeyInto(px, stride, 0, key, o8, dw, x, y, u0, v0, u1, v1);
-        return true;
+        // strip row v - first at (v - first) * stride
+        rgbKeyInto(px, stride, -first * stride, key, o8, dw, x, y, u0, a, u1, b);
+        return;
       }
-      const rowBytes = width * 4;
-      for (let v = v0; v < v1; v++) {
-        o8.set(px.subarray(v * rowBytes + u0 * 4, v * rowBytes + u1 * 4), ((y + v) * dw + x + u0) * 4);
+      if (u0 === 0 && u1 === width && dw === width) {
+        // whole rows into a raster as wide as the image: one copy
+        o8.set(px.subarray((a - first) * rowBytes, (b - first) * rowBytes), ((y + a) * dw + x) * 4);
+        return;
       }
-      return true;
-    }
+      for (let v = a; v < b; v++) {
+        const r = (v - first) * rowBytes;
+        o8.set(px.subarray(r + u0 * 4, r + u1 * 4), ((y + v) * dw + x + u0) * 4);
+      }
+    });
+    if (done) return true;
   }
   if (colorType === 6) {
     if (u0 === 0 && v0 === 0 && u1 === width) {

@@ -2,6 +2,8 @@
 // Straight alpha because PNG stores it that way and most tiles are opaque:
 // the common path (decode, crop, encode) then needs no conversion at all.
 
+import { Buffer } from 'node:buffer';
+
 /** Red, green, blue, alpha, each 0..255. */
 export type Rgba = readonly [number, number, number, number];
 
@@ -26,6 +28,20 @@ export function createRaster(width: number, height: number, fill: Rgba = TRANSPA
     new Uint32Array(data.buffer).fill(packRgba(fill));
   }
   return { width, height, data };
+}
+
+/**
+ * A width x height raster whose bytes are whatever the allocator had: for
+ * callers that write every pixel before anything reads one (a meta tile's
+ * tiles decoded straight from its image). Skips zeroing memory that is
+ * overwritten at once: ~1 ms per 1024x1024 meta tile.
+ */
+export function uninitializedRaster(width: number, height: number): Raster {
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
+    throw new RangeError(`invalid raster size ${width}x${height}`);
+  }
+  const b = Buffer.allocUnsafeSlow(width * height * 4);
+  return { width, height, data: new Uint8ClampedArray(b.buffer, b.byteOffset, b.byteLength) };
 }
 
 /** Wraps existing RGBA bytes as a raster, checking the length matches. */

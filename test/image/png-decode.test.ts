@@ -1,10 +1,11 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { deflateSync } from 'node:zlib';
-import { decodeImage, decodeImageInto, encodeImage, setCodecBackend, setDirectPngDecode } from '../../src/image/codec.ts';
+import { decodeImage, decodeImageInto, decodeImageTiles, encodeImage, setCodecBackend, setDirectPngDecode } from '../../src/image/codec.ts';
 import { encodeIndexedPng } from '../../src/image/encode.ts';
 import { encodePng } from '../../src/image/png-encode.ts';
-import { decodePng, decodePngDirect, decodePngInto, directDecodes, setWasmUnfilter, type ClipRect } from '../../src/image/png-decode.ts';
+import { decodePng, decodePngDirect, decodePngInto, decodePngTiles, directDecodes, setWasmUnfilter, type ClipRect } from '../../src/image/png-decode.ts';
+import { splitRaster } from '../../src/image/stitch.ts';
 import type { Raster } from '../../src/image/raster.ts';
 import { nativeTranscoder } from '../../src/runtime/runtime.ts';
 
@@ -285,14 +286,16 @@ describe(`direct PNG decoder matches the ${native ? 'Bun.Image' : 'full'} route`
 });
 
 describe('which PNGs decodeImage reads directly on the native backend', () => {
-  it('grey and paletted at any size; RGB(A) only while its rows fit the WebAssembly unfilter', () => {
+  it('grey and paletted at any size; 8-bit RGB(A) while one row fits the WebAssembly unfilter', () => {
     assert.equal(directDecodes(makePng({ colorType: 3, bitDepth: 8, width: 1500, height: 1500 })), true);
     assert.equal(directDecodes(makePng({ colorType: 0, bitDepth: 4, width: 1500, height: 20 })), true);
     assert.equal(directDecodes(makePng({ colorType: 6, bitDepth: 8, width: 512, height: 512 })), true);
     assert.equal(directDecodes(makePng({ colorType: 2, bitDepth: 8, width: 512, height: 512 })), true);
-    // an upstream WMS image: Bun.Image, off the event loop, its memory given back
-    assert.equal(directDecodes(makePng({ colorType: 6, bitDepth: 8, width: 1024, height: 1024 })), false);
-    assert.equal(directDecodes(makePng({ colorType: 2, bitDepth: 8, width: 1024, height: 1024 })), false);
+    // an upstream WMS image or meta tile: a strip of rows at a time
+    assert.equal(directDecodes(makePng({ colorType: 6, bitDepth: 8, width: 1024, height: 1024 })), true);
+    assert.equal(directDecodes(makePng({ colorType: 2, bitDepth: 8, width: 1024, height: 1024 })), true);
+    // rows wider than the module's memory: Bun.Image
+    assert.equal(directDecodes(makePng({ colorType: 6, bitDepth: 8, width: 600_000, height: 1 })), false);
     assert.equal(directDecodes(makePng({ colorType: 6, bitDepth: 16, width: 16, height: 16 })), false);
     assert.equal(directDecodes(makePng({ colorType: 4, bitDepth: 8, width: 16, height: 16 })), false);
     setWasmUnfilter(false);
@@ -303,18 +306,26 @@ describe('which PNGs decodeImage reads directly on the native backend', () => {
     }
   });
 
-  it('large RGBA decodes the same either way', { skip: !native }, async () => {
-    const png = makePng({ colorType: 6, bitDepth: 8, width: 1024, height: 1024 });
-    assert.equal(directDecodes(png), false);
-    const want = await reference(png);
-    setCodecBackend('native');
-    try {
-      assertSame(await decodeImage(png), want, 'decodeImage 1024x1024 RGBA (Bun.Image)');
-    } finally {
-      setCodecBackend(undefined);
+  it('large RGB(A) decodes the same every way: in WebAssembly strips, in JS, through Bun.Image', { skip: !native }, async () => {
+    // all-Paeth rows (paired in WebAssembly) and every filter in turn
+    for (const [colorType, filter] of [[6, 4], [2, 4], [6, 'cycle'], [2, 'cycle']] as const) {
+      const png = makePng({ colorType, bitDepth: 8, width: 1024, height: 1024, filter });
+      assert.equal(directDecodes(png), true);
+      const want = await reference(png);
+      setCodecBackend('native');
+      try {
+        assertSame(await decodeImage(png), want, `decodeImage 1024x1024 colour type ${colorType} filter ${filter} (WebAssembly strips)`);
+      } finally {
+        setCodecBackend(undefined);
+      }
+      assertSame(decodePngDirect(png), want, `decodePngDirect 1024x1024 colour type ${colorType} filter ${filter} (WebAssembly strips)`);
+      setWasmUnfilter(false);
+      try {
+        assertSame(decodePngDirect(png), want, `decodePngDirect 1024x1024 colour type ${colorType} filter ${filter} (JS unfilter)`);
+      } finally {
+        setWasmUnfilter(true);
+      }
     }
-    // too big for the WebAssembly memory: decodePngDirect unfilters in JS, whatever the switch says
-    assertSame(decodePngDirect(png), want, 'decodePngDirect 1024x1024 RGBA (JS unfilter)');
   });
 
   it('interlaced RGB(A) goes to Bun.Image without a try', () => {
@@ -422,6 +433,23 @@ describe('decoding into a larger image (stitching cached tiles)', () => {
     }
   });
 
+  it('places a large RGB(A) image decoded in several strips, clipped across strip edges', async () => {
+    // 700 rows of 2800 or 2100 bytes: about 1 MB a strip, so three or four strips
+    for (const [colorType, trns] of [[6, false], [2, false], [2, true]] as const) {
+      const spec = { colorType, bitDepth: 8, width: 700, height: 700, filter: 4, trns } as const;
+      const png = makePng(spec);
+      const whole = await reference(png);
+      await bothUnfilters((how) => {
+        for (const [x, y, clip] of [[0, 0, [-Infinity, -Infinity, Infinity, Infinity]], [-30, -170, [10, 190, 650, 520]], [5, 3, [0, 0, 600, 600]]] as const) {
+          const canvas = { width: 720, height: 720, data: new Uint8ClampedArray(720 * 720 * 4).fill(7) };
+          const what = `${how} ${label(spec)} at ${x},${y} clip ${clip.join(',')}`;
+          assert.equal(decodePngInto(png, canvas, x, y, clip as unknown as ClipRect), true, what);
+          assertSame(canvas, placed(whole, 720, 720, x, y, clip, 7), what);
+        }
+      });
+    }
+  });
+
   it('declines what decodePngDirect declines', () => {
     const canvas = { width: 8, height: 8, data: new Uint8ClampedArray(8 * 8 * 4) };
     assert.equal(decodePngInto(makePng({ colorType: 6, bitDepth: 16, width: 5, height: 4 }), canvas, 0, 0), false);
@@ -442,6 +470,79 @@ describe('decoding into a larger image (stitching cached tiles)', () => {
         const finite = clip.map((c, i) => (Number.isFinite(c) ? c : i < 2 ? x : x + 1000)) as unknown as ClipRect;
         await decodeImageInto(bytes, canvas, x, y, finite);
         assertSame(canvas, placed(whole, 20, 16, x, y, finite as unknown as number[], 7), `${bytes.length} bytes at ${x},${y}`);
+      }
+    }
+  });
+});
+
+describe('decoding a meta tile straight into its tiles', () => {
+  // crops as a 4x3 meta tile of 64x48 tiles with a buffer of 10, and some at the grid edge, partly outside
+  const crops: [number, number][] = [];
+  for (let r = 0; r < 3; r++) for (let c = 0; c < 4; c++) crops.push([10 + c * 64, 10 + r * 48]);
+  crops.push([-20, -7], [250, 150], [-64, 0], [0, 500]);
+  const size: [number, number] = [276, 164];
+
+  it('gives the tiles decodeImage and splitRaster give, RGB and RGBA, outside the image the fill', async () => {
+    for (const [colorType, filter] of [[6, 4], [2, 4], [6, 'cycle'], [2, 'cycle']] as const) {
+      const png = makePng({ colorType, bitDepth: 8, width: size[0], height: size[1], filter });
+      const whole = await reference(png);
+      for (const fill of [undefined, [1, 2, 3, 4]] as const) {
+        const tiles = decodePngTiles(png, size, 64, 48, crops, fill);
+        assert.ok(tiles, 'decoded');
+        const want = splitRaster(whole, 64, 48, crops, fill);
+        for (let i = 0; i < crops.length; i++) assertSame(tiles[i], want[i], `colour type ${colorType} filter ${filter} crop ${crops[i]} fill ${fill}`);
+      }
+      if (native) {
+        setCodecBackend('native');
+        try {
+          const tiles = decodeImageTiles(png, size, 64, 48, crops);
+          assert.ok(tiles);
+          assertSame(tiles[5], splitRaster(whole, 64, 48, crops)[5], 'decodeImageTiles');
+        } finally {
+          setCodecBackend(undefined);
+        }
+      }
+    }
+  });
+
+  it('declines what it does not take, so the caller decodes and splits', async () => {
+    const rgba = makePng({ colorType: 6, bitDepth: 8, width: size[0], height: size[1] });
+    // another size than the meta tile's
+    assert.equal(decodePngTiles(rgba, [size[0], size[1] + 1], 64, 48, crops), undefined);
+    // paletted, grey, 16-bit, RGB with a transparent colour
+    for (const spec of [
+      { colorType: 3, bitDepth: 8 }, { colorType: 0, bitDepth: 8 }, { colorType: 6, bitDepth: 16 }, { colorType: 2, bitDepth: 8, trns: true },
+    ]) {
+      assert.equal(decodePngTiles(makePng({ ...spec, width: size[0], height: size[1] }), size, 64, 48, crops), undefined, JSON.stringify(spec));
+    }
+    // no WebAssembly unfilter
+    setWasmUnfilter(false);
+    try {
+      assert.equal(decodePngTiles(rgba, size, 64, 48, crops), undefined);
+    } finally {
+      setWasmUnfilter(true);
+    }
+    // truncated data: no tiles (zlib's error, or fewer scanlines than the header promises)
+    for (const level of [0, 6]) {
+      const png = makePng({ colorType: 6, bitDepth: 8, width: size[0], height: size[1], level });
+      const short = png.subarray(0, png.length >> 1);
+      assert.throws(() => assert.ok(decodePngTiles(short, size, 64, 48, crops)), `level ${level}`);
+      assert.equal(decodeImageTiles(short, size, 64, 48, crops), undefined);
+    }
+    // an invalid filter type: decodePngTiles says so, decodeImageTiles leaves it to decodeImage
+    const bad = makePng({ colorType: 6, bitDepth: 8, width: size[0], height: size[1], filter: 7 });
+    assert.throws(() => decodePngTiles(bad, size, 64, 48, crops), /PNG filter type 7 is invalid/);
+    assert.equal(decodeImageTiles(bad, size, 64, 48, crops), undefined);
+    // not a PNG at all
+    assert.equal(decodeImageTiles(new Uint8Array([1, 2, 3]), size, 64, 48, crops), undefined);
+    if (native) {
+      setCodecBackend('native');
+      setDirectPngDecode(false);
+      try {
+        assert.equal(decodeImageTiles(rgba, size, 64, 48, crops), undefined, 'direct decoding switched off');
+      } finally {
+        setDirectPngDecode(true);
+        setCodecBackend(undefined);
       }
     }
   });

@@ -1,12 +1,11 @@
 // PNG unfiltering in WebAssembly (unfilter.wat): the part of decoding an
 // RGB(A) PNG that is slow in JS. A 256x256 RGBA tile decodes in ~0.4 ms
 // this way against ~0.7 ms through Bun.Image (decode, then the level-0 PNG
-// it has to hand back) and ~1.2 ms with a JS unfilter. The module is 1 KB,
-// compiled synchronously on first use. Its memory holds one image's
-// scanlines and pixels and keeps the largest size it grew to, so it takes
-// images up to MAX_BYTES (4 MB) only: for large ones (upstream WMS images, meta
-// tiles) Bun.Image is within ~5% on CPU, works off the event loop and gives
-// its memory back.
+// it has to hand back) and ~1.2 ms with a JS unfilter; a 1024x1024 meta
+// tile in ~8 ms against ~13. The module is 1.5 KB, compiled synchronously
+// on first use. Its memory holds one strip of an image's scanlines and
+// pixels (about 1 MB, MAX_BYTES at most) and keeps the largest size it
+// grew to: large images go through it a strip at a time.
 import { Buffer } from 'node:buffer';
 import { growMemory } from './load.ts';
 import { UNFILTER_WASM_BASE64 } from './unfilter-wasm.ts';
@@ -17,8 +16,10 @@ interface Exports {
   rgb_to_rgba(src: number, dst: number, count: number): void;
 }
 
-/** Largest WebAssembly memory a decode may use: RGBA up to ~720x720 and RGB up to ~640x640 fit; bigger images are decoded another way. */
+/** Largest WebAssembly memory a decode may use. Larger images are unfiltered in strips of rows that fit it. */
 export const MAX_BYTES = 4 << 20;
+/** Bytes a strip aims at (scanlines in, rows out): small enough to stay in the CPU's cache between the copy in, the unfilter and the copy out. */
+const STRIP_BYTES = 1 << 20;
 /** Bytes the vector loops may touch past the end of a region. */
 const SLACK = 16;
 
@@ -38,46 +39,64 @@ function instance(): Exports | null {
 
 const align = (n: number): number => (n + 15) & ~15;
 
-/** Where the unfiltered rows and the RGBA pixels go, and the bytes the whole layout takes. */
-function layout(height: number, stride: number, rgbToRgba: boolean): { dst: number; rgba: number; end: number } {
-  // scanlines at 0, then a row of zeros right above the unfiltered rows at dst
-  const dst = align((stride + 1) * height + SLACK) + align(stride);
-  const rgba = align(dst + stride * height + SLACK);
-  const end = rgbToRgba ? rgba + (stride / 3) * height * 4 + SLACK : rgba;
+/** Where the unfiltered rows and the RGBA pixels of a strip of `rows` go, and the bytes the whole layout takes. */
+function layout(rows: number, stride: number, rgbToRgba: boolean): { dst: number; rgba: number; end: number } {
+  // scanlines at 0, then the row above (zeros, or the previous strip's last row) right before the unfiltered rows at dst
+  const dst = align((stride + 1) * rows + SLACK) + align(stride);
+  const rgba = align(dst + stride * rows + SLACK);
+  const end = rgbToRgba ? rgba + (stride / 3) * rows * 4 + SLACK : rgba;
   return { dst, rgba, end };
 }
 
-/** Whether wasmUnfilter takes an image of these dimensions (WebAssembly is there and it fits MAX_BYTES). */
-export function wasmUnfilterFits(height: number, stride: number, rgbToRgba = false): boolean {
-  return layout(height, stride, rgbToRgba).end <= MAX_BYTES && instance() !== null;
+/** Rows a strip takes: about STRIP_BYTES' worth (an even number, so Paeth rows pair up), fewer when MAX_BYTES says so, 0 when not even one row fits. */
+function stripRows(height: number, stride: number, rgbToRgba: boolean): number {
+  const perRow = (stride + 1) + stride + (rgbToRgba ? (stride / 3) * 4 : 0);
+  let rows = Math.min(height, Math.max(2, Math.floor(STRIP_BYTES / perRow) & ~1));
+  // alignment and slack add at most a few hundred bytes: a step or two at most
+  while (rows > 0 && layout(rows, stride, rgbToRgba).end > MAX_BYTES) rows--;
+  return rows;
+}
+
+/** Whether wasmUnfilter takes an image this wide (WebAssembly is there and at least one row fits MAX_BYTES). */
+export function wasmUnfilterFits(stride: number, rgbToRgba = false): boolean {
+  return stripRows(1, stride, rgbToRgba) === 1 && instance() !== null;
 }
 
 /**
  * Unfilters `height` scanlines of `raw` (each a filter byte plus `stride`
- * bytes, as inflated from IDAT) with `bpp` bytes a pixel. With `rgbToRgba`
- * (8-bit RGB, bpp 3) the rows come back as RGBA with alpha 255, else as
- * unfiltered samples, `stride` bytes a row. The result is a view into the
- * module's memory, valid until the next call: copy it out at once.
- * Undefined when WebAssembly is not there or the image is too big for it;
- * throws on a filter type that is not 0..4.
+ * bytes, as inflated from IDAT) with `bpp` bytes a pixel, a strip of rows
+ * at a time. Each strip goes to `take(rows, first, count)`: rows `first` to
+ * `first + count - 1`, as RGBA with alpha 255 with `rgbToRgba` (8-bit RGB,
+ * bpp 3), else as unfiltered samples of `stride` bytes; a view into the
+ * module's memory, valid only during the call. False when WebAssembly is
+ * not there or a row does not fit (nothing was handed over then); throws on
+ * a filter type that is not 0..4.
  */
-export function wasmUnfilter(raw: Uint8Array, height: number, stride: number, bpp: number, rgbToRgba = false): Uint8Array | undefined {
+export function wasmUnfilter(
+  raw: Uint8Array, height: number, stride: number, bpp: number, rgbToRgba: boolean,
+  take: (rows: Uint8Array, first: number, count: number) => void,
+): boolean {
   const line = stride + 1;
-  const srcLen = line * height;
-  if (raw.length < srcLen) return undefined;
-  const { dst, rgba, end } = layout(height, stride, rgbToRgba);
-  if (end > MAX_BYTES) return undefined;
-  const width = stride / 3;
+  if (raw.length < line * height) return false;
+  const strip = stripRows(height, stride, rgbToRgba);
+  if (strip === 0) return false;
   const ex = instance();
-  if (!ex) return undefined;
+  if (!ex) return false;
+  const { dst, rgba, end } = layout(strip, stride, rgbToRgba);
   // no memory to grow into: the caller unfilters another way
-  if (!growMemory(ex.memory, end)) return undefined;
+  if (!growMemory(ex.memory, end)) return false;
   const mem = new Uint8Array(ex.memory.buffer);
-  mem.set(raw.subarray(0, srcLen), 0);
+  const outBytes = rgbToRgba ? (stride / 3) * 4 : stride;
+  const out = rgbToRgba ? rgba : dst;
   mem.fill(0, dst - stride, dst);
-  const bad = ex.unfilter(0, dst, height, stride, bpp);
-  if (bad) throw new Error(`PNG filter type ${raw[(bad - 1) * line]} is invalid`);
-  if (!rgbToRgba) return mem.subarray(dst, dst + stride * height);
-  ex.rgb_to_rgba(dst, rgba, width * height);
-  return mem.subarray(rgba, rgba + width * height * 4);
+  for (let first = 0; first < height; first += strip) {
+    const count = Math.min(strip, height - first);
+    if (first > 0) mem.copyWithin(dst - stride, dst + (strip - 1) * stride, dst + strip * stride);
+    mem.set(raw.subarray(first * line, (first + count) * line), 0);
+    const bad = ex.unfilter(0, dst, count, stride, bpp);
+    if (bad) throw new Error(`PNG filter type ${raw[(first + bad - 1) * line]} is invalid`);
+    if (rgbToRgba) ex.rgb_to_rgba(dst, rgba, (stride / 3) * count);
+    take(mem.subarray(out, out + outBytes * count), first, count);
+  }
+  return true;
 }

@@ -44,13 +44,21 @@
             ;; 3: Average
             (call $avg (local.get $s) (local.get $d) (local.get $stride) (local.get $bpp))
             (br $bad))
-          ;; 4: Paeth
-          (if (i32.eq (local.get $bpp) (i32.const 4))
-            (then (call $paeth_vec (local.get $s) (local.get $d) (local.get $stride) (i32.const 4)))
-            (else
-              (if (i32.eq (local.get $bpp) (i32.const 3))
-                (then (call $paeth_vec (local.get $s) (local.get $d) (local.get $stride) (i32.const 3)))
-                (else (call $paeth (local.get $s) (local.get $d) (local.get $stride) (local.get $bpp))))))
+          ;; 4: Paeth. 3- and 4-byte pixels in vectors; two Paeth rows in a
+          ;; row are done together, which is about twice as fast.
+          (if (i32.or (i32.eq (local.get $bpp) (i32.const 4)) (i32.eq (local.get $bpp) (i32.const 3)))
+            (then
+              (if (i32.and
+                    (i32.lt_u (i32.add (local.get $y) (i32.const 1)) (local.get $height))
+                    (i32.eq (i32.load8_u (i32.add (local.get $s) (local.get $stride))) (i32.const 4)))
+                (then
+                  (call $paeth_pair (local.get $s) (local.get $d) (local.get $stride) (local.get $bpp))
+                  ;; the second row is done too: step over it here, the tail below steps over the first
+                  (local.set $s (i32.add (local.get $s) (i32.add (local.get $stride) (i32.const 1))))
+                  (local.set $d (i32.add (local.get $d) (local.get $stride)))
+                  (local.set $y (i32.add (local.get $y) (i32.const 1))))
+                (else (call $paeth_vec (local.get $s) (local.get $d) (local.get $stride) (local.get $bpp)))))
+            (else (call $paeth (local.get $s) (local.get $d) (local.get $stride) (local.get $bpp))))
           (br $bad))
         ;; falls out here after every valid row; an invalid type lands here directly
         (if (i32.gt_u (local.get $f) (i32.const 4))
@@ -195,6 +203,101 @@
         (local.set $c (local.get $b))
         (local.set $i (i32.add (local.get $i) (local.get $step)))
         (br $l))))
+
+;; Paeth for two consecutive rows of 3- or 4-byte pixels at once, as a
+  ;; wavefront: lanes 0-3 (16-bit) hold the first row's pixel x, lanes 4-7 the
+  ;; second row's pixel x - 1, whose neighbours above (the first row's pixels
+  ;; x - 1 and x - 2) are already known. The two halves are independent, so
+  ;; each step does two pixels in the time paeth_vec does one. The second
+  ;; row's neighbours come from the step before (in registers):
+  ;;   a = previous result (first row: pixel x-1; second row: pixel x-2)
+  ;;   b = [row above, pixel x | previous result's first half]
+  ;;   c = previous b.
+  ;; Step 0 does the first row's pixel 0 only; the last step the second row's
+  ;; last pixel only. Stores are 4 bytes wide, as in paeth_vec; with 3-byte
+  ;; pixels the first row's last store also writes the second row's first
+  ;; byte, which is put right again afterwards.
+  (func $paeth_pair (param $s i32) (param $d i32) (param $n i32) (param $step i32)
+    (local $i i32) (local $p i32) (local $s2 i32) (local $d2 i32)
+    (local $a v128) (local $b v128) (local $c v128) (local $x v128)
+    (local $pa v128) (local $pb v128) (local $pc v128) (local $min v128)
+    (local.set $p (i32.sub (local.get $d) (local.get $n)))
+    (local.set $s2 (i32.add (local.get $s) (i32.add (local.get $n) (i32.const 1))))
+    (local.set $d2 (i32.add (local.get $d) (local.get $n)))
+    ;; step 0: a = c = 0, the predictor is the byte above; the second half's
+    ;; result is dropped (that pixel does not exist), so its a and c start at 0
+    (local.set $b (i16x8.extend_low_i8x16_u (v128.load32_zero (local.get $p))))
+    (local.set $x
+      (call $paeth_step (local.get $a) (local.get $b) (local.get $c)
+        (v128.load32_zero (local.get $s))))
+    (v128.store32_lane 0 (local.get $d) (local.get $x))
+    (local.set $a (v128.and (i16x8.extend_low_i8x16_u (local.get $x)) (v128.const i64x2 -1 0)))
+    (local.set $c (local.get $b))
+    (local.set $i (local.get $step))
+    (block $end
+      (loop $l
+        (br_if $end (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $b
+          (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+            (i16x8.extend_low_i8x16_u (v128.load32_zero (i32.add (local.get $p) (local.get $i))))
+            (local.get $a)))
+        ;; paeth_step, written out: a call here costs about a third
+        (local.set $pa (i16x8.sub (local.get $b) (local.get $c)))
+        (local.set $pb (i16x8.sub (local.get $a) (local.get $c)))
+        (local.set $pc (i16x8.abs (i16x8.add (local.get $pa) (local.get $pb))))
+        (local.set $pa (i16x8.abs (local.get $pa)))
+        (local.set $pb (i16x8.abs (local.get $pb)))
+        (local.set $min (i16x8.min_s (local.get $pc) (i16x8.min_s (local.get $pa) (local.get $pb))))
+        (local.set $x
+          (i8x16.add
+            (v128.load32_lane 1
+              (i32.sub (i32.add (local.get $s2) (local.get $i)) (local.get $step))
+              (v128.load32_zero (i32.add (local.get $s) (local.get $i))))
+            (i8x16.narrow_i16x8_u
+              (v128.bitselect
+                (local.get $a)
+                (v128.bitselect (local.get $b) (local.get $c) (i16x8.eq (local.get $min) (local.get $pb)))
+                (i16x8.eq (local.get $min) (local.get $pa)))
+              (local.get $a))))
+        (v128.store32_lane 0 (i32.add (local.get $d) (local.get $i)) (local.get $x))
+        (v128.store32_lane 1 (i32.sub (i32.add (local.get $d2) (local.get $i)) (local.get $step)) (local.get $x))
+        (local.set $a (i16x8.extend_low_i8x16_u (local.get $x)))
+        (local.set $c (local.get $b))
+        (local.set $i (i32.add (local.get $i) (local.get $step)))
+        (br $l)))
+    ;; the second row's first byte: its predictor is the byte above
+    (i32.store8 (local.get $d2) (i32.add (i32.load8_u (local.get $s2)) (i32.load8_u (local.get $d))))
+    ;; last step: the second row's last pixel (the first half reads bytes it does not use)
+    (local.set $b
+      (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+        (local.get $a)
+        (local.get $a)))
+    (local.set $x
+      (call $paeth_step (local.get $a) (local.get $b) (local.get $c)
+        (v128.load32_lane 1
+          (i32.sub (i32.add (local.get $s2) (local.get $n)) (local.get $step))
+          (v128.const i64x2 0 0))))
+    (v128.store32_lane 1 (i32.sub (i32.add (local.get $d2) (local.get $n)) (local.get $step)) (local.get $x)))
+
+  ;; One Paeth step on 16-bit lanes: the filtered bytes `f` (in the low 8
+  ;; bytes) plus the predictor from a (left), b (above), c (above left);
+  ;; ties favour a, then b. The result's low 8 bytes are the unfiltered bytes.
+  (func $paeth_step (param $a v128) (param $b v128) (param $c v128) (param $f v128) (result v128)
+    (local $pa v128) (local $pb v128) (local $pc v128) (local $min v128)
+    (local.set $pa (i16x8.sub (local.get $b) (local.get $c)))
+    (local.set $pb (i16x8.sub (local.get $a) (local.get $c)))
+    (local.set $pc (i16x8.abs (i16x8.add (local.get $pa) (local.get $pb))))
+    (local.set $pa (i16x8.abs (local.get $pa)))
+    (local.set $pb (i16x8.abs (local.get $pb)))
+    (local.set $min (i16x8.min_s (local.get $pc) (i16x8.min_s (local.get $pa) (local.get $pb))))
+    (i8x16.add
+      (local.get $f)
+      (i8x16.narrow_i16x8_u
+        (v128.bitselect
+          (local.get $a)
+          (v128.bitselect (local.get $b) (local.get $c) (i16x8.eq (local.get $min) (local.get $pb)))
+          (i16x8.eq (local.get $min) (local.get $pa)))
+        (local.get $a))))
 
   ;; RGB to RGBA with alpha 255, `count` pixels. Reads one byte past the
   ;; last pixel (the caller leaves slack there).
