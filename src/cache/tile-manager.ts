@@ -672,7 +672,6 @@ export class TileManager {
     return img.bytes;
   }
 
-  /** Source images bottom to top, with opacity, over the background; or band by band with a band merger. */
   /**
    * The tiles of a meta tile decoded straight from the one source's image
    * when nothing is merged into it (no band merger, background or opacity)
@@ -689,6 +688,7 @@ export class TileManager {
     return decodeImageTiles(img.bytes, size, tw, th, crops);
   }
 
+  /** Source images bottom to top, with opacity, over the background; or band by band with a band merger. */
   private async merge(images: SourceImage[], size: [number, number]): Promise<Raster> {
     const bands = this.opts.bandMerger;
     if (bands) {

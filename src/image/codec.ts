@@ -1,7 +1,8 @@
 // Encoding and decoding of tile images. Two backends with one behaviour:
 //  - native: Bun.Image (libspng, libjpeg-turbo), reached through a BMP going
 //    in and a level-0 PNG coming out, because it has no raw-pixel interface;
-//    it runs on Bun's worker threads, so it never blocks the event loop;
+//    it runs on Bun's worker threads, so it never blocks the event loop.
+//    Most PNGs skip it (png-decode.ts's directDecodes says which);
 //  - wasm: the portable path for Deno and Node: @jsquash/jpeg (MozJPEG) and
 //    the @jsquash/png decoder, loaded on first use only, so a Bun process
 //    never compiles them. PNG encoding there is ours (png-encode.ts over
@@ -85,11 +86,12 @@ export async function decodeImage(bytes: Uint8Array): Promise<Raster> {
     if (directPng(bytes, format)) {
       // Cached tiles are mostly paletted PNGs: zlib's native inflate plus one
       // table lookup a pixel takes half the wall time of the Bun.Image round
-      // trip (decode, re-encode, parse) and no worker-thread time. RGB(A)
-      // tiles up to ~640x640 have their rows unfiltered in WebAssembly
-      // (wasm/unfilter.ts): ~0.4 against ~0.7 ms for 256x256. Anything the
-      // direct reader declines or fails on goes the Bun.Image way, errors
-      // included.
+      // trip (decode, re-encode, parse) and no worker-thread time. 8-bit
+      // RGB(A) rows are unfiltered in WebAssembly (wasm/unfilter.ts), a strip
+      // at a time: ~0.4 against ~0.7 ms for 256x256, ~7-8 against ~12 ms CPU
+      // for a 1024x1024 upstream image, which then runs on this thread rather
+      // than Bun's pool. Anything the direct reader declines or fails on goes
+      // the Bun.Image way, errors included.
       try {
         const r = decodePngDirect(bytes);
         if (r) return r;

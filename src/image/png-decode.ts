@@ -92,8 +92,9 @@ export function decodePngDirect(bytes: Uint8Array): Raster | undefined {
  * the image are `fill`): a meta tile split without the image-sized raster in
  * between, each strip of unfiltered rows copied into the tiles it touches.
  * Undefined for PNGs it does not take (another size or colour type, RGB
- * with a transparent colour, rows too wide for the WebAssembly unfilter,
- * fewer scanlines than the header promises): decode and split those.
+ * with a transparent colour, more than MAX_DIRECT_RGB_PIXELS, rows too wide
+ * for the WebAssembly unfilter, fewer scanlines than the header promises):
+ * decode and split those.
  * Throws on corrupt data (zlib's error, an invalid filter type).
  */
 export function decodePngTiles(
@@ -103,7 +104,7 @@ export function decodePngTiles(
   const c = directChunks(bytes);
   if (!c) return undefined;
   const { width, height, bitDepth, colorType } = c.header;
-  if (width !== size[0] || height !== size[1]) return undefined;
+  if (width !== size[0] || height !== size[1] || width * height > MAX_DIRECT_RGB_PIXELS) return undefined;
   if (bitDepth !== 8 || !(colorType === 6 || (colorType === 2 && !c.trns))) return undefined;
   const bpp = colorType === 6 ? 4 : 3;
   const stride = width * bpp;
@@ -174,8 +175,8 @@ function decodeChunksInto(c: Chunks, dst: Raster, x: number, y: number, clip: Cl
   const bpp = Math.max(1, (channels * h.bitDepth) >> 3);
   const stride = (h.width * channels * h.bitDepth + 7) >> 3;
   const raw = inflate(c.idat, (stride + 1) * h.height);
-  if (raw.length < (stride + 1) * h.height) return false;
   try {
+    if (raw.length < (stride + 1) * h.height) return false;
     return expandInto(raw, h, stride, bpp, c.palette, c.trns, dst, x, y, clip);
   } finally {
     // the inflated scanlines are ours alone (a meta tile's are 4 MB): freed now rather than at the next collection
@@ -185,9 +186,9 @@ function decodeChunksInto(c: Chunks, dst: Raster, x: number, y: number, clip: Cl
 
 /**
  * Whether decodePngDirect is the fast way to decode these bytes on the
- * native backend: grey and paletted PNGs always; 8-bit RGB and RGBA when
- * their rows can be unfiltered in WebAssembly (wasmUnfilterFits), as JS
- * unfiltering is slower than Bun.Image.
+ * native backend: grey and paletted PNGs always; 8-bit RGB and RGBA up to
+ * MAX_DIRECT_RGB_PIXELS when their rows can be unfiltered in WebAssembly
+ * (wasmUnfilterFits), as JS unfiltering is slower than Bun.Image.
  */
 export function directDecodes(b: Uint8Array): boolean {
   const type = pngColorType(b);
@@ -195,8 +196,17 @@ export function directDecodes(b: Uint8Array): boolean {
   // 8-bit (IHDR byte 24), not interlaced (byte 28)
   if ((type !== 2 && type !== 6) || b[24] !== 8 || b[28] !== 0 || !useWasm) return false;
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  return wasmUnfilterFits(v.getUint32(16) * (type === 2 ? 3 : 4), type === 2);
+  const width = v.getUint32(16);
+  return width * v.getUint32(20) <= MAX_DIRECT_RGB_PIXELS && wasmUnfilterFits(width * (type === 2 ? 3 : 4), type === 2);
 }
+
+/**
+ * Largest RGB(A) image decoded on the calling thread (an 8x8 meta tile of
+ * 256x256 tiles with a buffer of 80 fits; ~30 ms): larger ones go to
+ * Bun.Image, which works off the event loop, rather than hold up a server's
+ * other requests for 100 ms and more.
+ */
+export const MAX_DIRECT_RGB_PIXELS = 2304 * 2304;
 
 /** The colour type in the IHDR (always the first chunk), or undefined when it is not there. */
 export function pngColorType(b: Uint8Array): number | undefined {

@@ -102,8 +102,8 @@ class SeedWorker {
  * they never have more requests open at the upstream than mapproxy-seed's N
  * processes would. Each worker is given one meta tile more than its share
  * (see `inFlight`), so it decodes and stores one while the next one
- * downloads, or does one's JavaScript work while the other one's decode runs
- * on Bun's thread pool: with -c 2, `bench/seed.ts` went from 1.71-1.77 to
+ * downloads (then, decodes also ran on Bun's thread pool; RGB(A) PNGs now
+ * decode on the worker's own thread, ~40 % less CPU): with -c 2, `bench/seed.ts` went from 1.71-1.77 to
  * 1.88-1.91 cores and from 529-600 to 576-801 tiles/s (four alternating
  * runs each), for one more meta tile in memory per worker.
  */

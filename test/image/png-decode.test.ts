@@ -4,7 +4,7 @@ import { deflateSync } from 'node:zlib';
 import { decodeImage, decodeImageInto, decodeImageTiles, encodeImage, setCodecBackend, setDirectPngDecode } from '../../src/image/codec.ts';
 import { encodeIndexedPng } from '../../src/image/encode.ts';
 import { encodePng } from '../../src/image/png-encode.ts';
-import { decodePng, decodePngDirect, decodePngInto, decodePngTiles, directDecodes, setWasmUnfilter, type ClipRect } from '../../src/image/png-decode.ts';
+import { decodePng, decodePngDirect, decodePngInto, decodePngTiles, directDecodes, MAX_DIRECT_RGB_PIXELS, setWasmUnfilter, type ClipRect } from '../../src/image/png-decode.ts';
 import { splitRaster } from '../../src/image/stitch.ts';
 import type { Raster } from '../../src/image/raster.ts';
 import { nativeTranscoder } from '../../src/runtime/runtime.ts';
@@ -296,6 +296,20 @@ describe('which PNGs decodeImage reads directly on the native backend', () => {
     assert.equal(directDecodes(makePng({ colorType: 2, bitDepth: 8, width: 1024, height: 1024 })), true);
     // rows wider than the module's memory: Bun.Image
     assert.equal(directDecodes(makePng({ colorType: 6, bitDepth: 8, width: 600_000, height: 1 })), false);
+    // more pixels than MAX_DIRECT_RGB_PIXELS: Bun.Image, off the event loop (only the IHDR is read)
+    const sized = (w: number, h: number, colorType: number) => {
+      const b = makePng({ colorType, bitDepth: 8, width: 4, height: 4 });
+      new DataView(b.buffer, b.byteOffset).setUint32(16, w);
+      new DataView(b.buffer, b.byteOffset).setUint32(20, h);
+      return b;
+    };
+    for (const t of [2, 6]) {
+      assert.equal(directDecodes(sized(2304, MAX_DIRECT_RGB_PIXELS / 2304, t)), true);
+      assert.equal(directDecodes(sized(2304, MAX_DIRECT_RGB_PIXELS / 2304 + 1, t)), false);
+      assert.equal(directDecodes(sized(4096, 4096, t)), false);
+    }
+    // grey and paletted, as before, at any size
+    assert.equal(directDecodes(sized(4096, 4096, 3)), true);
     assert.equal(directDecodes(makePng({ colorType: 6, bitDepth: 16, width: 16, height: 16 })), false);
     assert.equal(directDecodes(makePng({ colorType: 4, bitDepth: 8, width: 16, height: 16 })), false);
     setWasmUnfilter(false);
@@ -505,10 +519,35 @@ describe('decoding a meta tile straight into its tiles', () => {
     }
   });
 
+  it('fills tiles from several strips, crops ending at the image edge included, and none left unwritten', async () => {
+    // 900x700 RGBA and RGB: about 1 MB a strip, so three or more strips; 256x256 tiles,
+    // the last column and row ending exactly at the image edge (900 = 644 + 256, 700 = 444 + 256)
+    const big: [number, number] = [900, 700];
+    const edge: [number, number][] = [];
+    for (const y of [0, 100, 300, 444]) for (const x of [0, 250, 644]) edge.push([x, y]);
+    edge.push([700, 500], [-100, 600]);
+    for (const colorType of [6, 2] as const) {
+      const png = makePng({ colorType, bitDepth: 8, width: big[0], height: big[1], filter: 'cycle', seed: colorType });
+      const whole = await reference(png);
+      // twice: tiles allocated uninitialised may get the first run's freed memory back
+      for (let run = 0; run < 2; run++) {
+        const tiles = decodePngTiles(png, big, 256, 256, edge, [9, 8, 7, 6]);
+        assert.ok(tiles);
+        const want = splitRaster(whole, 256, 256, edge, [9, 8, 7, 6]);
+        for (let i = 0; i < edge.length; i++) assertSame(tiles[i], want[i], `colour type ${colorType} crop ${edge[i]} run ${run}`);
+      }
+    }
+  });
+
   it('declines what it does not take, so the caller decodes and splits', async () => {
     const rgba = makePng({ colorType: 6, bitDepth: 8, width: size[0], height: size[1] });
     // another size than the meta tile's
     assert.equal(decodePngTiles(rgba, [size[0], size[1] + 1], 64, 48, crops), undefined);
+    // more pixels than MAX_DIRECT_RGB_PIXELS (the header says so; nothing is inflated)
+    const huge = rgba.slice();
+    new DataView(huge.buffer).setUint32(16, 4096);
+    new DataView(huge.buffer).setUint32(20, 4096);
+    assert.equal(decodePngTiles(huge, [4096, 4096], 64, 48, crops), undefined);
     // paletted, grey, 16-bit, RGB with a transparent colour
     for (const spec of [
       { colorType: 3, bitDepth: 8 }, { colorType: 0, bitDepth: 8 }, { colorType: 6, bitDepth: 16 }, { colorType: 2, bitDepth: 8, trns: true },
