@@ -124,12 +124,7 @@ export function decodePngTiles(
         const v1 = Math.min(first + count, cy + tileH, height);
         const u0 = Math.max(0, cx);
         const u1 = Math.min(width, cx + tileW);
-        if (v0 >= v1 || u0 >= u1) continue;
-        const out = tiles[i].data;
-        for (let v = v0; v < v1; v++) {
-          const r = (v - first) * rowBytes;
-          out.set(px.subarray(r + u0 * 4, r + u1 * 4), ((v - cy) * tileW + u0 - cx) * 4);
-        }
+        if (v0 < v1 && u0 < u1) copyStripRows(px, first, rowBytes, tiles[i].data, tileW, -cx, -cy, u0, u1, v0, v1);
       }
     });
     return done ? tiles : undefined;
@@ -242,6 +237,26 @@ function readChunks(b: Uint8Array): Chunks {
   }
   if (!header) throw new Error('PNG has no IHDR');
   return { header, idat, palette, trns };
+}
+
+/**
+ * Image rows a..b-1, columns u0..u1-1, from a strip of RGBA rows (`px`, image
+ * row `first` at its start, rowBytes each) into `out`, a raster dw pixels
+ * wide with the image's top-left at (x, y).
+ */
+function copyStripRows(
+  px: Uint8Array, first: number, rowBytes: number, out: Uint8Array | Uint8ClampedArray, dw: number, x: number, y: number,
+  u0: number, u1: number, a: number, b: number,
+): void {
+  if (u0 === 0 && u1 * 4 === rowBytes && dw * 4 === rowBytes) {
+    // whole rows into a raster as wide as the image: one copy
+    out.set(px.subarray((a - first) * rowBytes, (b - first) * rowBytes), ((y + a) * dw + x) * 4);
+    return;
+  }
+  for (let v = a; v < b; v++) {
+    const r = (v - first) * rowBytes;
+    out.set(px.subarray(r + u0 * 4, r + u1 * 4), ((y + v) * dw + x + u0) * 4);
+  }
 }
 
 /** Largest output buffer inflate allocates up front; bigger images grow it as zlib's sync API does. */
@@ -467,15 +482,7 @@ function expandInto(
         rgbKeyInto(px, stride, -first * stride, key, o8, dw, x, y, u0, a, u1, b);
         return;
       }
-      if (u0 === 0 && u1 === width && dw === width) {
-        // whole rows into a raster as wide as the image: one copy
-        o8.set(px.subarray((a - first) * rowBytes, (b - first) * rowBytes), ((y + a) * dw + x) * 4);
-        return;
-      }
-      for (let v = a; v < b; v++) {
-        const r = (v - first) * rowBytes;
-        o8.set(px.subarray(r + u0 * 4, r + u1 * 4), ((y + v) * dw + x + u0) * 4);
-      }
+      copyStripRows(px, first, rowBytes, o8, dw, x, y, u0, u1, a, b);
     });
     if (done) return true;
   }
