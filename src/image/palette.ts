@@ -55,17 +55,72 @@ export function paletteSize(img: IndexedImage): number {
   return img.palette.length >> 2;
 }
 
+/**
+ * Where quantizing writes its palette indices: pixel (x, y) at
+ * out[offset + y * rowStride + x]. The PNG encoder passes its scanline buffer
+ * (rowStride width + 1, offset 1, the filter byte before each row), so the
+ * indices need no copy and no buffer of their own.
+ */
+export interface IndexLayout {
+  readonly out: Uint8Array;
+  readonly rowStride: number;
+  readonly offset: number;
+}
+
+/** The palette an image was reduced to; its indices went to an IndexLayout. */
+export interface Palette {
+  /** RGBA entries, entries with alpha < 255 first. */
+  readonly palette: Uint8Array;
+  /** True when every pixel kept its colour (exact path). */
+  readonly exact: boolean;
+}
+
 /** Reduces a raster to at most `colors` colours: exactly when it has that few, else with the chosen quantizer. */
 export function quantize(r: Raster, opts: QuantizeOptions = {}): IndexedImage {
+  const indices = new Uint8Array(r.width * r.height);
+  const { palette, exact } = quantizeInto(r, { out: indices, rowStride: r.width, offset: 0 }, opts);
+  return { width: r.width, height: r.height, indices, palette, exact };
+}
+
+/** quantize() with the indices written into `layout`; only the pixels' bytes are written. */
+export function quantizeInto(r: Raster, layout: IndexLayout, opts: QuantizeOptions = {}): Palette {
+  checkLayout(r, layout);
   const colors = clampColors(opts.colors ?? 256);
   // An opaque image quantized "with alpha" (a transparent cache whose tile is
   // fully covered) would only lose RGB precision to the alpha cube.
   const alpha = (opts.alpha ?? true) && !isOpaque(r);
-  if (opts.exact !== false) {
-    const exact = exactPalette(r, colors, alpha);
+  const tryExact = opts.exact !== false;
+  if (opts.quantizer !== 'mediancut' && opaqueSumsApply(r, alpha)) {
+    // One pass looks for an exact palette and sums the octree's buckets.
+    return octreeInto(r, colors, alpha, layout, tryExact);
+  }
+  if (tryExact) {
+    const exact = exactInto(r, colors, alpha, layout);
     if (exact) return exact;
   }
-  return opts.quantizer === 'mediancut' ? medianCutQuantize(r, colors, alpha) : octreeQuantize(r, colors, alpha);
+  if (opts.quantizer === 'mediancut') {
+    const img = medianCutQuantize(r, colors, alpha);
+    copyIndices(img, layout);
+    return img;
+  }
+  return octreeInto(r, colors, alpha, layout, false);
+}
+
+function checkLayout(r: Raster, { out, rowStride, offset }: IndexLayout): void {
+  if (r.height === 0 || r.width === 0) return;
+  if (rowStride < r.width || offset < 0 || offset + (r.height - 1) * rowStride + r.width > out.length) {
+    throw new RangeError(`index layout (stride ${rowStride}, offset ${offset}, ${out.length} bytes) too small for ${r.width}x${r.height}`);
+  }
+}
+
+function copyIndices(img: IndexedImage, { out, rowStride, offset }: IndexLayout): void {
+  const w = img.width;
+  for (let y = 0; y < img.height; y++) out.set(img.indices.subarray(y * w, (y + 1) * w), offset + y * rowStride);
+}
+
+/** Indices of a w x h image in a buffer of their own, row after row. */
+function ownLayout(w: number, h: number): IndexLayout {
+  return { out: new Uint8Array(w * h), rowStride: w, offset: 0 };
 }
 
 function clampColors(n: number): number {
@@ -92,54 +147,67 @@ function keyOf(p: number, alpha: boolean): number {
 
 /** The image with its own colours when it has at most maxColors of them; undefined when it has more. */
 export function exactPalette(r: Raster, maxColors = 256, alpha = true): IndexedImage | undefined {
+  const layout = ownLayout(r.width, r.height);
+  const p = exactInto(r, clampColors(maxColors), alpha, layout);
+  return p && { width: r.width, height: r.height, indices: layout.out, palette: p.palette, exact: true };
+}
+
+// Open addressing over int32 keys: faster than a Map for one lookup per colour run.
+const EXACT_BITS = 10; // 1024 slots, at most 25% full for 256 colours
+const exactSlotKey = new Int32Array(1 << EXACT_BITS);
+const exactSlotIdx = new Int16Array(1 << EXACT_BITS);
+const exactKeys = new Int32Array(256);
+
+/** exactPalette's work into a layout; `max` already clamped. Leaves the layout's bytes undefined when it returns undefined. */
+function exactInto(r: Raster, max: number, alpha: boolean, layout: IndexLayout): Palette | undefined {
   const px = pixels32(r);
-  const n = px.length;
-  const max = clampColors(maxColors);
-  // Open addressing over int32 keys: faster than a Map for one lookup per colour run.
-  const bits = 10; // 1024 slots, at most 25% full for 256 colours
+  const w = r.width, h = r.height;
+  const { out, rowStride, offset } = layout;
+  const bits = EXACT_BITS;
   const size = 1 << bits;
-  const slotKey = new Int32Array(size);
-  const slotIdx = new Int16Array(size).fill(-1);
-  const keys = new Int32Array(max);
-  const indices = new Uint8Array(n);
+  const slotKey = exactSlotKey;
+  const slotIdx = exactSlotIdx.fill(-1);
+  const keys = exactKeys;
   let count = 0;
-  let lastPixel = n > 0 ? ~px[0] : 0; // differs from the first pixel
+  let lastPixel = px.length > 0 ? ~px[0] : 0; // differs from the first pixel
   let lastIndex = 0;
-  for (let i = 0; i < n; i++) {
-    const p = px[i];
-    // Map tiles are mostly runs of one colour: skip the hash for those.
-    if (p === lastPixel) {
-      indices[i] = lastIndex;
-      continue;
-    }
-    const k = keyOf(p, alpha);
-    let s = Math.imul(k, 0x9e3779b1) >>> (32 - bits);
-    let idx: number;
-    for (;;) {
-      idx = slotIdx[s];
-      if (idx < 0) {
-        if (count === max) return undefined;
-        idx = count++;
-        slotIdx[s] = idx;
-        slotKey[s] = k;
-        keys[idx] = k;
-        break;
+  for (let y = 0, i = 0; y < h; y++) {
+    const d = offset + y * rowStride;
+    for (let x = 0; x < w; x++, i++) {
+      const p = px[i];
+      // Map tiles are mostly runs of one colour: skip the hash for those.
+      if (p === lastPixel) {
+        out[d + x] = lastIndex;
+        continue;
       }
-      if (slotKey[s] === k) break;
-      s = (s + 1) & (size - 1);
+      const k = keyOf(p, alpha);
+      let s = Math.imul(k, 0x9e3779b1) >>> (32 - bits);
+      let idx: number;
+      for (;;) {
+        idx = slotIdx[s];
+        if (idx < 0) {
+          if (count === max) return undefined;
+          idx = count++;
+          slotIdx[s] = idx;
+          slotKey[s] = k;
+          keys[idx] = k;
+          break;
+        }
+        if (slotKey[s] === k) break;
+        s = (s + 1) & (size - 1);
+      }
+      out[d + x] = idx;
+      lastPixel = p;
+      lastIndex = idx;
     }
-    indices[i] = idx;
-    lastPixel = p;
-    lastIndex = idx;
   }
   const palette = new Uint8Array(count * 4);
   new Int32Array(palette.buffer).set(keys.subarray(0, count));
-  return orderTranslucentFirst({ width: r.width, height: r.height, indices, palette, exact: true });
+  return orderTranslucentFirst(palette, true, w, h, layout);
 }
 
-/** Moves palette entries with alpha < 255 to the front, so tRNS only needs to list those. */
-function orderTranslucentFirst(img: IndexedImage): IndexedImage {
-  const { palette, indices } = img;
+/** Moves palette entries with alpha < 255 to the front, so tRNS only needs to list those; remaps the w x h indices in `layout`. */
+function orderTranslucentFirst(palette: Uint8Array, exact: boolean, w: number, h: number, layout: IndexLayout): Palette {
   const n = palette.length >> 2;
   let firstOpaque = -1;
   let needed = false;
@@ -151,7 +219,7 @@ function orderTranslucentFirst(img: IndexedImage): IndexedImage {
       break;
     }
   }
-  if (!needed) return img;
+  if (!needed) return { palette, exact };
   const remap = new Uint8Array(n);
   const out = new Uint8Array(palette.length);
   let o = 0;
@@ -162,8 +230,12 @@ function orderTranslucentFirst(img: IndexedImage): IndexedImage {
       remap[i] = o++;
     }
   }
-  for (let i = 0; i < indices.length; i++) indices[i] = remap[indices[i]];
-  return { ...img, palette: out };
+  const { out: idx, rowStride, offset } = layout;
+  for (let y = 0; y < h; y++) {
+    const d = offset + y * rowStride;
+    for (let x = d; x < d + w; x++) idx[x] = remap[idx[x]];
+  }
+  return { palette: out, exact };
 }
 
 // Bits per channel (r, g, b, a) of the fine and the coarse cube, as PIL has them.
@@ -251,27 +323,56 @@ const SHIFT_A = LE ? 24 : 0;
 
 /** PIL's FASTOCTREE: the most used fine buckets plus the coarse remainder, each pixel mapped to its bucket's entry. */
 export function octreeQuantize(r: Raster, colors = 256, alpha = true): IndexedImage {
-  const max = clampColors(colors);
+  const layout = ownLayout(r.width, r.height);
+  const { palette } = octreeInto(r, clampColors(colors), alpha, layout, false);
+  return { width: r.width, height: r.height, indices: layout.out, palette, exact: false };
+}
+
+/**
+ * octreeQuantize's work into a layout; `max` already clamped. With
+ * `tryExact`, the image's own colours when there are few enough of them
+ * (only where fineSumsOpaque applies, which finds both in one pass).
+ */
+function octreeInto(r: Raster, max: number, alpha: boolean, layout: IndexLayout, tryExact: boolean): Palette {
   const setup = cubeSetup(alpha);
   const fine = setup.fine;
   // Fine buckets in use, in order of first use; the sums of exactly these are zeroed again at the end.
   const used: number[] = [];
   try {
-    return octreeWith(r, max, alpha, setup, used);
+    return octreeWith(r, max, alpha, setup, used, layout, tryExact);
   } finally {
     for (const f of used) fine.count[f] = fine.r[f] = fine.g[f] = fine.b[f] = fine.a[f] = 0;
   }
 }
 
+/**
+ * Each pixel's fine bucket, reused between calls up to this many pixels (a
+ * 512x512 image, 512 KB): allocating and zeroing it per tile cost more than
+ * filling it.
+ */
+const MAX_SCRATCH_PIXELS = 512 * 512;
+let bucketScratch = new Uint16Array(0);
+
+function bucketBuffer(n: number): Uint16Array {
+  if (n > MAX_SCRATCH_PIXELS) return new Uint16Array(n);
+  if (bucketScratch.length < n) bucketScratch = new Uint16Array(Math.max(n, 256 * 256));
+  return bucketScratch;
+}
+
 /** octreeQuantize's work, recording in `used` each fine bucket it fills. */
-function octreeWith(r: Raster, max: number, alpha: boolean, s: CubeSetup, used: number[]): IndexedImage {
+function octreeWith(
+  r: Raster, max: number, alpha: boolean, s: CubeSetup, used: number[], layout: IndexLayout, tryExact: boolean,
+): Palette {
   const { fb, parent, fine, coarseSize } = s;
-  const n = r.width * r.height;
+  const w = r.width, h = r.height;
+  const n = w * h;
   const px = pixels32(r);
   const useAlpha = alpha && fb[3] > 0;
-  const bucketOf = new Uint16Array(n);
-  if (!alpha && LE && n <= MAX_INT_SUM_PIXELS) fineSumsOpaque(px, bucketOf, fine, used);
-  else fineSums(px, bucketOf, alpha, useAlpha, fb, fine, used);
+  const bucketOf = bucketBuffer(n);
+  if (opaqueSumsApply(r, alpha)) {
+    const colors = fineSumsOpaque(px, w, h, bucketOf, fine, used, tryExact ? max : 0, layout);
+    if (colors > 0) return exactResult(colors);
+  } else fineSums(px, bucketOf, alpha, useAlpha, fb, fine, used);
 
   const coarse = newCube(coarseSize);
   for (const f of used) {
@@ -337,9 +438,12 @@ function octreeWith(r: Raster, max: number, alpha: boolean, s: CubeSetup, used: 
     if (lookup[f] < 0) lookup[f] = nearestEntry(palette, total, fine, f);
   }
 
-  const indices = new Uint8Array(n);
-  for (let i = 0; i < n; i++) indices[i] = lookup[bucketOf[i]];
-  return orderTranslucentFirst({ width: r.width, height: r.height, indices, palette, exact: false });
+  const { out, rowStride, offset } = layout;
+  for (let y = 0, i = 0; y < h; y++) {
+    const d = offset + y * rowStride - i;
+    for (const end = i + w; i < end; i++) out[d + i] = lookup[bucketOf[i]];
+  }
+  return orderTranslucentFirst(palette, false, w, h, layout);
 }
 
 /** Largest image whose channel sums fit an int32 (255 a pixel). */
@@ -351,19 +455,87 @@ const opaqueR = new Int32Array(1 << 12);
 const opaqueG = new Int32Array(1 << 12);
 const opaqueB = new Int32Array(1 << 12);
 
+/** Whether fineSumsOpaque does an image's sums: alpha ignored, little-endian host, sums within int32. */
+function opaqueSumsApply(r: Raster, alpha: boolean): boolean {
+  return !alpha && LE && r.width * r.height <= MAX_INT_SUM_PIXELS;
+}
+
 /**
  * The fine-cube sums and each pixel's bucket, alpha ignored (FINE_RGB, 4
  * bits a channel), on a little-endian host: int32 sums in flat arrays, then
  * copied to the cube once per bucket: ~30% less time than fineSums on map tiles.
+ *
+ * With `maxExact` > 0 the same pass collects the image's own colours
+ * (exactPalette's hash, keys with alpha forced opaque) and writes their
+ * indices into `layout`, until a colour beyond maxExact turns up. Returns
+ * the number of colours when they all fit (the layout then holds the exact
+ * indices, exactKeys the colours), else 0. Seeded map tiles mostly have
+ * more colours than fit; a pass of its own to find that out cost them ~15%
+ * of the quantizing.
  */
-function fineSumsOpaque(px: Int32Array, bucketOf: Uint16Array, fine: Cube, used: number[]): void {
+function fineSumsOpaque(
+  px: Int32Array, w: number, h: number, bucketOf: Uint16Array, fine: Cube, used: number[], maxExact: number, layout: IndexLayout,
+): number {
   const n = px.length;
   const cnt = opaqueCount, sr = opaqueR, sg = opaqueG, sb = opaqueB;
   let last = n > 0 ? ~px[0] : 0;
   let bucket = 0;
   let run = 0;
   let red = 0, green = 0, blue = 0;
-  for (let i = 0; i < n; i++) {
+  let i = 0;
+  let colors = 0;
+  if (maxExact > 0) {
+    const { out, rowStride, offset } = layout;
+    const bits = EXACT_BITS;
+    const mask = (1 << bits) - 1;
+    const slotKey = exactSlotKey;
+    const slotIdx = exactSlotIdx.fill(-1);
+    const keys = exactKeys;
+    let index = 0;
+    rows: for (let y = 0; y < h; y++) {
+      const d = offset + y * rowStride - i;
+      for (const end = i + w; i < end; i++) {
+        const p = px[i];
+        if (p !== last) {
+          if (run > 0) {
+            cnt[bucket] += run;
+            sr[bucket] += red * run;
+            sg[bucket] += green * run;
+            sb[bucket] += blue * run;
+          }
+          run = 0;
+          red = p & 255;
+          green = (p >>> 8) & 255;
+          blue = (p >>> 16) & 255;
+          bucket = ((p << 4) & 0xf00) | ((p >>> 8) & 0xf0) | ((p >>> 20) & 0xf);
+          last = p;
+          const k = p | ALPHA_MASK;
+          let slot = Math.imul(k, 0x9e3779b1) >>> (32 - bits);
+          for (;;) {
+            index = slotIdx[slot];
+            if (index < 0) {
+              if (colors === maxExact) {
+                // One colour too many: the loop below goes on from pixel i, whose run has begun.
+                colors = 0;
+                break rows;
+              }
+              index = colors++;
+              slotIdx[slot] = index;
+              slotKey[slot] = k;
+              keys[index] = k;
+              break;
+            }
+            if (slotKey[slot] === k) break;
+            slot = (slot + 1) & mask;
+          }
+        }
+        run++;
+        bucketOf[i] = bucket;
+        out[d + i] = index;
+      }
+    }
+  }
+  for (; i < n; i++) {
     const p = px[i];
     if (p !== last) {
       if (run > 0) {
@@ -400,6 +572,14 @@ function fineSumsOpaque(px: Int32Array, bucketOf: Uint16Array, fine: Cube, used:
     fine.a[f] = 255 * c;
     cnt[f] = sr[f] = sg[f] = sb[f] = 0;
   }
+  return colors;
+}
+
+/** The palette of the first `colors` entries of exactKeys (all opaque: nothing to reorder). */
+function exactResult(colors: number): Palette {
+  const palette = new Uint8Array(colors * 4);
+  new Int32Array(palette.buffer).set(exactKeys.subarray(0, colors));
+  return { palette, exact: true };
 }
 
 /** The fine-cube sums and each pixel's bucket, any cube and alpha handling. */

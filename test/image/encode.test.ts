@@ -132,6 +132,34 @@ describe('paletted PNG (MapProxy default for PNG)', () => {
     }
   });
 
+  it('packs 1, 2 and 4 bit pixels in place when quantizing straight into scanlines', async () => {
+    for (const n of [2, 3, 4, 9, 16, 17]) {
+      for (const w of [1, 7, 13, 256]) {
+        const r = createRaster(w, 5, [0, 0, 0, 255]);
+        const used = new Set<number>();
+        for (let i = 0; i < w * 5; i++) {
+          used.add((i * 5) % n);
+          r.data.set([((i * 5) % n) * 10, 0, 0, 255], i * 4);
+        }
+        const depth = used.size <= 2 ? 1 : used.size <= 4 ? 2 : used.size <= 16 ? 4 : 8;
+        const png = await encodeWithOptions(r, opts({ colors: 256 }));
+        assert.equal(ihdr(png).depth, depth, `${n} colours, width ${w}`);
+        assertSamePixels(r, await decodePng(png));
+        // the same bytes as quantizing into an index buffer of its own
+        assert.deepEqual(png, encodeIndexedPng(exactPalette(r, 256, false)!), `${n} colours, width ${w}`);
+      }
+    }
+  });
+
+  it('gives the same PNG as quantize + encodeIndexedPng, tile after tile of other sizes', async () => {
+    const { quantize } = await import('../../src/image/palette.ts');
+    for (const [r, transparent] of [[ramps(300, 200), false], [tile(), true], [ramps(64, 64, true), true], [ramps(10, 3), false], [tile(256, 256), false]] as const) {
+      const got = await encodeWithOptions(r, opts({ colors: 255, transparent }));
+      const want = encodeIndexedPng(quantize(r, { colors: 255, alpha: transparent }));
+      assert.deepEqual(got, want, `${r.width}x${r.height}`);
+    }
+  });
+
   it('writes tRNS only up to the last translucent entry', () => {
     const png = encodeIndexedPng(exactPalette(tile(), 256, true)!);
     const trns = chunks(png).find((c) => c.type === 'tRNS')!;

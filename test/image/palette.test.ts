@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  exactPalette, indexedToRaster, medianCutQuantize, octreeQuantize, paletteSize, quantize, type IndexedImage,
+  exactPalette, indexedToRaster, medianCutQuantize, octreeQuantize, paletteSize, quantize, quantizeInto, type IndexedImage,
+  type QuantizeOptions,
 } from '../../src/image/palette.ts';
 import { createRaster, fillRect, getPixel, type Raster } from '../../src/image/raster.ts';
 
@@ -225,5 +226,80 @@ describe('quantize', () => {
   it('clamps the colour count to 2..256', () => {
     assert.ok(paletteSize(quantize(gradient(), { colors: 1, alpha: false })) <= 2);
     assert.ok(paletteSize(quantize(gradient(), { colors: 1000, alpha: false })) <= 256);
+  });
+});
+
+/** w x h opaque pixels with `colours` distinct colours, each in runs of `run` pixels (colour k = (k*7, k*13, k*29) mod 256 after a start). */
+function runsOf(w: number, h: number, colours: number, run: number): Raster {
+  const r = createRaster(w, h);
+  for (let i = 0; i < w * h; i++) {
+    const k = Math.floor(i / run) % colours;
+    r.data.set([(k * 7) & 255, (k * 13 + (k >> 8)) & 255, (k * 29 + 3 * (k >> 8)) & 255, 255], i * 4);
+  }
+  return r;
+}
+
+describe('quantizeInto', () => {
+  const cases: [string, Raster, QuantizeOptions][] = [
+    ['exact with alpha', fills(), {}],
+    ['exact, alpha ignored', fills(), { alpha: false }],
+    ['octree, opaque', gradient(), { alpha: false }],
+    ['octree with alpha', fills(), { exact: false }],
+    ['median cut', gradient(), { quantizer: 'mediancut', alpha: false, colors: 16 }],
+    ['opaque, exact skipped', fills(), { exact: false, alpha: false }],
+  ];
+  for (const [name, r, o] of cases) {
+    it(`writes quantize()'s indices at its stride and offset, and nothing else (${name})`, () => {
+      const want = quantize(r, o);
+      const stride = r.width + 3;
+      const out = new Uint8Array(5 + stride * r.height).fill(0xee);
+      const got = quantizeInto(r, { out, rowStride: stride, offset: 5 }, o);
+      assert.deepEqual(got.palette, want.palette);
+      assert.equal(got.exact, want.exact);
+      for (let y = 0; y < r.height; y++) {
+        assert.deepEqual(out.subarray(5 + y * stride, 5 + y * stride + r.width), want.indices.subarray(y * r.width, (y + 1) * r.width), `row ${y}`);
+        for (let x = r.width; x < stride && 5 + y * stride + x < out.length; x++) assert.equal(out[5 + y * stride + x], 0xee, `gap ${x},${y}`);
+      }
+      for (let i = 0; i < 5; i++) assert.equal(out[i], 0xee);
+    });
+  }
+
+  it('refuses a layout too small for the image', () => {
+    const r = fills();
+    assert.throws(() => quantizeInto(r, { out: new Uint8Array(r.width * r.height - 1), rowStride: r.width, offset: 0 }), RangeError);
+    assert.throws(() => quantizeInto(r, { out: new Uint8Array(r.width * r.height), rowStride: r.width - 1, offset: 0 }), RangeError);
+  });
+
+  it('finds the exact palette and the octree sums in one pass: exactly `colors` colours stay exact', () => {
+    for (const run of [1, 3, 7]) {
+      const r = runsOf(64, 48, 255, run);
+      const q = quantize(r, { colors: 255, alpha: false });
+      assert.equal(q.exact, true, `run ${run}`);
+      assert.equal(paletteSize(q), 255);
+      assert.deepEqual([...indexedToRaster(q).data], [...r.data], `run ${run}`);
+    }
+  });
+
+  it('one colour too many gives what the octree gives without the exact pass, wherever the extra colour starts', () => {
+    // The colour over the limit begins a run at pixel 255 * run: mid-row, at a row start, inside a long run.
+    for (const [w, run] of [[64, 1], [64, 3], [51, 5], [255, 1], [100, 40]] as const) {
+      const r = runsOf(w, Math.ceil((256 * run * 2) / w), 256, run);
+      const got = quantize(r, { colors: 255, alpha: false });
+      const want = octreeQuantize(r, 255, false);
+      assert.equal(got.exact, false);
+      assert.deepEqual(got.palette, want.palette, `w ${w} run ${run}`);
+      assert.deepEqual(got.indices, want.indices, `w ${w} run ${run}`);
+    }
+  });
+
+  it('leaves nothing behind for the next image (scratch buffers reused)', () => {
+    const big = runsOf(300, 200, 900, 2);
+    const small = runsOf(20, 10, 600, 1);
+    const first = quantize(small, { alpha: false });
+    quantize(big, { alpha: false });
+    quantize(fills());
+    const again = quantize(small, { alpha: false });
+    assert.deepEqual(again.palette, first.palette);
+    assert.deepEqual(again.indices, first.indices);
   });
 });
