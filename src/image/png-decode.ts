@@ -13,6 +13,7 @@
 //    Compressed streams and 16-bit samples work too, so this is also a
 //    complete non-interlaced PNG decoder.
 
+import { Buffer } from 'node:buffer';
 import { inflateSync } from 'node:zlib';
 import { createRaster, releaseBuffer, TRANSPARENT, uninitializedRaster, type Raster, type Rgba } from './raster.ts';
 import { wasmUnfilter, wasmUnfilterFits } from './wasm/unfilter.ts';
@@ -253,9 +254,12 @@ function copyStripRows(
     out.set(px.subarray((a - first) * rowBytes, (b - first) * rowBytes), ((y + a) * dw + x) * 4);
     return;
   }
+  // Buffer#copy takes offsets: no subarray a row, half the time of set() for 1 KB rows.
+  const src = Buffer.from(px.buffer, px.byteOffset, px.byteLength);
+  const dst = out instanceof Uint8Array ? out : new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
   for (let v = a; v < b; v++) {
     const r = (v - first) * rowBytes;
-    out.set(px.subarray(r + u0 * 4, r + u1 * 4), ((y + v) * dw + x + u0) * 4);
+    src.copy(dst, ((y + v) * dw + x + u0) * 4, r + u0 * 4, r + u1 * 4);
   }
 }
 
