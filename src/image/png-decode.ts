@@ -118,7 +118,11 @@ export function decodePngTiles(
       ? uninitializedRaster(tileW, tileH)
       : createRaster(tileW, tileH, fill));
     const rowBytes = width * 4;
-    const done = wasmUnfilter(raw, height, stride, bpp, colorType === 2, (px, first, count) => {
+    // Rows below every crop (a meta tile's bottom buffer) are not unfiltered.
+    let rows = 0;
+    for (const [, cy] of crops) rows = Math.max(rows, Math.min(height, cy + tileH));
+    if (rows <= 0) return tiles;
+    const done = wasmUnfilter(raw, rows, stride, bpp, colorType === 2, (px, first, count) => {
       for (let i = 0; i < crops.length; i++) {
         const [cx, cy] = crops[i];
         const v0 = Math.max(first, cy, 0);

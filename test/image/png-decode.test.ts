@@ -62,8 +62,8 @@ interface Spec {
   bitDepth: number;
   width: number;
   height: number;
-  /** Filter per row: a number, or 'cycle' for row y using y % 5. */
-  filter?: number | 'cycle';
+  /** Filter per row: a number, 'cycle' for row y using y % 5, or a function of the row. */
+  filter?: number | 'cycle' | ((y: number) => number);
   trns?: boolean;
   paletteSize?: number;
   /** Split the zlib stream over this many IDAT chunks. */
@@ -103,7 +103,7 @@ function makePng(spec: Spec): Uint8Array {
   }
   const filtered = new Uint8Array((stride + 1) * height);
   for (let y = 0; y < height; y++) {
-    const f = spec.filter === 'cycle' || spec.filter === undefined ? y % 5 : spec.filter;
+    const f = spec.filter === 'cycle' || spec.filter === undefined ? y % 5 : typeof spec.filter === 'function' ? spec.filter(y) : spec.filter;
     filtered[y * (stride + 1)] = f;
     for (let i = 0; i < stride; i++) {
       const x = lines[y * stride + i];
@@ -536,6 +536,21 @@ describe('decoding a meta tile straight into its tiles', () => {
         const want = splitRaster(whole, 256, 256, edge, [9, 8, 7, 6]);
         for (let i = 0; i < edge.length; i++) assertSame(tiles[i], want[i], `colour type ${colorType} crop ${edge[i]} run ${run}`);
       }
+    }
+  });
+
+  it('does not unfilter the rows below every crop (a meta tile\'s bottom buffer)', async () => {
+    // rows from 120 on carry an invalid filter type; the crops end at row 10 + 2 * 48 = 106
+    const top = crops.slice(0, 8);
+    for (const colorType of [6, 2] as const) {
+      const spec = { colorType, bitDepth: 8, width: size[0], height: size[1], seed: 5 };
+      const bad = makePng({ ...spec, filter: (y: number) => (y >= 120 ? 7 : 4) });
+      const want = splitRaster(await reference(makePng({ ...spec, filter: 4 })), 64, 48, top);
+      const tiles = decodePngTiles(bad, size, 64, 48, top);
+      assert.ok(tiles);
+      for (let i = 0; i < top.length; i++) assertSame(tiles[i], want[i], `colour type ${colorType} crop ${top[i]}`);
+      // a crop reaching those rows needs them
+      assert.throws(() => decodePngTiles(bad, size, 64, 48, crops), /PNG filter type 7 is invalid/);
     }
   });
 
