@@ -14,9 +14,9 @@
 //    complete non-interlaced PNG decoder.
 
 import { Buffer } from 'node:buffer';
-import { inflateSync } from 'node:zlib';
+import { constants as zlibConstants, createInflate, deflateSync, inflateSync } from 'node:zlib';
 import { createRaster, releaseBuffer, TRANSPARENT, uninitializedRaster, type Raster, type Rgba } from './raster.ts';
-import { wasmUnfilter, wasmUnfilterFits } from './wasm/unfilter.ts';
+import { wasmUnfilter, wasmUnfilterFits, type ScanlineSource } from './wasm/unfilter.ts';
 
 const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
@@ -110,17 +110,19 @@ export function decodePngTiles(
   const bpp = colorType === 6 ? 4 : 3;
   const stride = width * bpp;
   if (!wasmUnfilterFits(stride, colorType === 2)) return undefined;
-  const raw = inflate(c.idat, (stride + 1) * height);
+  // Rows below every crop (a meta tile's bottom buffer) are not even inflated.
+  let rows = 0;
+  for (const [, cy] of crops) rows = Math.max(rows, Math.min(height, cy + tileH));
+  const z = concat(c.idat);
+  const inflater = inflaterInto(z);
+  const raw = inflater?.fill ?? inflateStored(z) ?? inflate([z], (stride + 1) * height);
   try {
-    if (raw.length < (stride + 1) * height) return undefined;
+    if (typeof raw !== 'function' && raw.length < (stride + 1) * height) return undefined;
     // every pixel of a tile inside the image is written below: no need to zero those
     const tiles = crops.map(([cx, cy]) => cx >= 0 && cy >= 0 && cx + tileW <= width && cy + tileH <= height
       ? uninitializedRaster(tileW, tileH)
       : createRaster(tileW, tileH, fill));
     const rowBytes = width * 4;
-    // Rows below every crop (a meta tile's bottom buffer) are not unfiltered.
-    let rows = 0;
-    for (const [, cy] of crops) rows = Math.max(rows, Math.min(height, cy + tileH));
     if (rows <= 0) return tiles;
     const done = wasmUnfilter(raw, rows, stride, bpp, colorType === 2, (px, first, count) => {
       for (let i = 0; i < crops.length; i++) {
@@ -134,8 +136,98 @@ export function decodePngTiles(
     });
     return done ? tiles : undefined;
   } finally {
-    releaseBuffer(raw);
+    if (typeof raw !== 'function') releaseBuffer(raw);
+    inflater?.close();
   }
+}
+
+/** The parts of a node:zlib stream object inflaterInto uses (Node's and Bun's internals alike). */
+interface ZlibStreamInternals {
+  _handle?: {
+    writeSync(flush: number, input: Uint8Array, inOff: number, inLen: number, out: Uint8Array, outOff: number, outLen: number): void;
+    close(): void;
+    onerror?: (message: string, errno: number) => void;
+  };
+  /** After writeSync: [output bytes left unwritten, input bytes left unread]. */
+  _writeState?: ArrayLike<number>;
+}
+
+/**
+ * Inflates a zlib stream into buffers the caller hands over, one after
+ * another (wasmUnfilter's strips of WebAssembly memory), through the handle
+ * under node:zlib's Inflate, as its own sync path does: a meta tile's
+ * scanlines (4-6 MB) then never exist as one buffer. Undefined where the
+ * runtime's node:zlib has no such handle: the caller inflates in one go.
+ * `fill` throws on corrupt or short data; `close` frees zlib's state.
+ */
+function inflaterInto(z: Uint8Array): { fill: ScanlineSource; close(): void } | undefined {
+  intoWorks ??= inflaterWorks();
+  return intoWorks ? openInflater(z) : undefined;
+}
+
+let intoWorks: boolean | undefined;
+
+/** Whether decodePngTiles inflates straight into the unfilter's memory here (tests). */
+export function inflatesIntoStrips(): boolean {
+  intoWorks ??= inflaterWorks();
+  return intoWorks;
+}
+
+/** Once: whether openInflater gives back what went in, over several output buffers (else inflaterInto is never used). */
+function inflaterWorks(): boolean {
+  const data = new Uint8Array(3000);
+  for (let i = 0; i < data.length; i++) data[i] = (i * 7 + (i >> 5)) & 255;
+  const inf = openInflater(deflateSync(data));
+  if (!inf) return false;
+  try {
+    const out = new Uint8Array(data.length + 8).fill(0xa5);
+    inf.fill(out.subarray(0, 1000));
+    inf.fill(out.subarray(1000, 1001));
+    inf.fill(out.subarray(1001, data.length));
+    return out.subarray(0, data.length).every((v, i) => v === data[i]) && out.subarray(data.length).every((v) => v === 0xa5);
+  } catch {
+    return false;
+  } finally {
+    inf.close();
+  }
+}
+
+function openInflater(z: Uint8Array): { fill: ScanlineSource; close(): void } | undefined {
+  let stream: ZlibStreamInternals;
+  try {
+    stream = createInflate() as unknown as ZlibStreamInternals;
+  } catch {
+    return undefined;
+  }
+  const h = stream._handle;
+  const state = stream._writeState;
+  if (!h || typeof h.writeSync !== 'function' || typeof h.close !== 'function' || !state) return undefined;
+  let failed: string | undefined;
+  h.onerror = (message) => {
+    failed = message;
+  };
+  let inOff = 0;
+  let closed = false;
+  return {
+    fill(into) {
+      for (let outOff = 0; outOff < into.length;) {
+        const inLen = z.length - inOff;
+        const outLen = into.length - outOff;
+        h.writeSync(zlibConstants.Z_NO_FLUSH, z, inOff, inLen, into, outOff, outLen);
+        if (failed !== undefined) throw new Error(`PNG image data: ${failed}`);
+        const wrote = outLen - state[0];
+        const read = inLen - state[1];
+        if (wrote === 0 && read === 0) throw new Error('PNG image data ends early');
+        outOff += wrote;
+        inOff += read;
+      }
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      h.close();
+    },
+  };
 }
 
 /**

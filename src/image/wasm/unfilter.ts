@@ -57,6 +57,9 @@ function stripRows(height: number, stride: number, rgbToRgba: boolean): number {
   return rows;
 }
 
+/** Fills `into` with the next scanlines (filter byte and row each), all of it, or throws. */
+export type ScanlineSource = (into: Uint8Array) => void;
+
 /** Whether wasmUnfilter takes an image this wide (WebAssembly is there and at least one row fits MAX_BYTES). */
 export function wasmUnfilterFits(stride: number, rgbToRgba = false): boolean {
   return stripRows(1, stride, rgbToRgba) === 1 && instance() !== null;
@@ -71,13 +74,17 @@ export function wasmUnfilterFits(stride: number, rgbToRgba = false): boolean {
  * module's memory, valid only during the call. False when WebAssembly is
  * not there or a row does not fit (nothing was handed over then); throws on
  * a filter type that is not 0..4.
+ *
+ * `raw` may also be a ScanlineSource, which writes each strip's scanlines
+ * straight into the module's memory (an inflater): no image-sized buffer of
+ * scanlines, no copy.
  */
 export function wasmUnfilter(
-  raw: Uint8Array, height: number, stride: number, bpp: number, rgbToRgba: boolean,
+  raw: Uint8Array | ScanlineSource, height: number, stride: number, bpp: number, rgbToRgba: boolean,
   take: (rows: Uint8Array, first: number, count: number) => void,
 ): boolean {
   const line = stride + 1;
-  if (raw.length < line * height) return false;
+  if (typeof raw !== 'function' && raw.length < line * height) return false;
   const strip = stripRows(height, stride, rgbToRgba);
   if (strip === 0) return false;
   const ex = instance();
@@ -92,9 +99,10 @@ export function wasmUnfilter(
   for (let first = 0; first < height; first += strip) {
     const count = Math.min(strip, height - first);
     if (first > 0) mem.copyWithin(dst - stride, dst + (strip - 1) * stride, dst + strip * stride);
-    mem.set(raw.subarray(first * line, (first + count) * line), 0);
+    if (typeof raw === 'function') raw(mem.subarray(0, count * line));
+    else mem.set(raw.subarray(first * line, (first + count) * line), 0);
     const bad = ex.unfilter(0, dst, count, stride, bpp);
-    if (bad) throw new Error(`PNG filter type ${raw[(first + bad - 1) * line]} is invalid`);
+    if (bad) throw new Error(`PNG filter type ${mem[(bad - 1) * line]} is invalid`);
     if (rgbToRgba) ex.rgb_to_rgba(dst, rgba, (stride / 3) * count);
     take(mem.subarray(out, out + outBytes * count), first, count);
   }
