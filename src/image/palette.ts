@@ -371,7 +371,7 @@ function octreeWith(
   const bucketOf = bucketBuffer(n);
   if (opaqueSumsApply(r, alpha)) {
     const colors = fineSumsOpaque(px, w, h, bucketOf, fine, used, tryExact ? max : 0, layout);
-    if (colors > 0) return exactResult(colors);
+    if (colors >= 0) return exactResult(colors);
   } else fineSums(px, bucketOf, alpha, useAlpha, fb, fine, used);
 
   const coarse = newCube(coarseSize);
@@ -469,7 +469,7 @@ function opaqueSumsApply(r: Raster, alpha: boolean): boolean {
  * (exactPalette's hash, keys with alpha forced opaque) and writes their
  * indices into `layout`, until a colour beyond maxExact turns up. Returns
  * the number of colours when they all fit (the layout then holds the exact
- * indices, exactKeys the colours), else 0. Seeded map tiles mostly have
+ * indices, exactKeys the colours), else -1. Seeded map tiles mostly have
  * more colours than fit; a pass of its own to find that out cost them ~15%
  * of the quantizing.
  */
@@ -481,7 +481,7 @@ function fineSumsOpaque(
   // A run of one colour at a time, found by an inner loop and added to its
   // bucket once: ~25% less time than testing every pixel for a new run in one loop.
   let i = 0;
-  let colors = 0;
+  let colors = maxExact > 0 ? 0 : -1;
   if (maxExact > 0) {
     const { out, rowStride, offset } = layout;
     const bits = EXACT_BITS;
@@ -503,7 +503,7 @@ function fineSumsOpaque(
           if (index < 0) {
             if (colors === maxExact) {
               // One colour too many: the loop below goes on from pixel i.
-              colors = 0;
+              colors = -1;
               break rows;
             }
             index = colors++;

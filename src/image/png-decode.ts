@@ -94,9 +94,10 @@ export function decodePngDirect(bytes: Uint8Array): Raster | undefined {
  * between, each strip of unfiltered rows copied into the tiles it touches.
  * Undefined for PNGs it does not take (another size or colour type, RGB
  * with a transparent colour, more than MAX_DIRECT_RGB_PIXELS, rows too wide
- * for the WebAssembly unfilter, fewer scanlines than the header promises):
- * decode and split those.
- * Throws on corrupt data (zlib's error, an invalid filter type).
+ * for the WebAssembly unfilter): decode and split those.
+ * Throws on corrupt data (zlib's error, its checksum, an invalid filter
+ * type) and on fewer scanlines than the header promises; or, where the
+ * image is inflated in one go, gives undefined for those.
  */
 export function decodePngTiles(
   bytes: Uint8Array, size: readonly [number, number], tileW: number, tileH: number, crops: readonly (readonly [number, number])[], fill: Rgba = TRANSPARENT,
@@ -134,7 +135,10 @@ export function decodePngTiles(
         if (v0 < v1 && u0 < u1) copyStripRows(px, first, rowBytes, tiles[i].data, tileW, -cx, -cy, u0, u1, v0, v1);
       }
     });
-    return done ? tiles : undefined;
+    if (!done) return undefined;
+    // the rows below the crops and zlib's checksum: corrupt data is an error, not tiles
+    inflater?.finish((stride + 1) * height);
+    return tiles;
   } finally {
     if (typeof raw !== 'function') releaseBuffer(raw);
     inflater?.close();
@@ -160,9 +164,24 @@ interface ZlibStreamInternals {
  * runtime's node:zlib has no such handle: the caller inflates in one go.
  * `fill` throws on corrupt or short data; `close` frees zlib's state.
  */
-function inflaterInto(z: Uint8Array): { fill: ScanlineSource; close(): void } | undefined {
+function inflaterInto(z: Uint8Array): Inflater | undefined {
   intoWorks ??= inflaterWorks();
   return intoWorks ? openInflater(z) : undefined;
+}
+
+/** A zlib stream inflated into buffers handed over one after another. */
+interface Inflater {
+  /** Fills `into` with the stream's next bytes; throws on corrupt data or when the stream ends first. */
+  fill: ScanlineSource;
+  /**
+   * Inflates the rest (into scratch memory) through zlib's checksum; throws
+   * on corrupt or truncated data and when the stream held fewer than
+   * `expected` bytes in all. Bytes after the end of the stream are ignored,
+   * as inflateSync does.
+   */
+  finish(expected: number): void;
+  /** Frees zlib's state. */
+  close(): void;
 }
 
 let intoWorks: boolean | undefined;
@@ -172,6 +191,15 @@ export function inflatesIntoStrips(): boolean {
   intoWorks ??= inflaterWorks();
   return intoWorks;
 }
+
+/** Tests: false makes decodePngTiles inflate in one go, as where the runtime has no such zlib handle; undefined checks again. */
+export function setInflateIntoStrips(on: false | undefined): void {
+  intoWorks = on;
+}
+
+/** Where finish() inflates the rest of a stream. */
+const FINISH_SCRATCH = 32 << 10;
+let finishScratch: Uint8Array | undefined;
 
 /** Once: whether openInflater gives back what went in, over several output buffers (else inflaterInto is never used). */
 function inflaterWorks(): boolean {
@@ -183,8 +211,9 @@ function inflaterWorks(): boolean {
     const out = new Uint8Array(data.length + 8).fill(0xa5);
     inf.fill(out.subarray(0, 1000));
     inf.fill(out.subarray(1000, 1001));
-    inf.fill(out.subarray(1001, data.length));
-    return out.subarray(0, data.length).every((v, i) => v === data[i]) && out.subarray(data.length).every((v) => v === 0xa5);
+    inf.fill(out.subarray(1001, 2000));
+    inf.finish(data.length);
+    return out.subarray(0, 2000).every((v, i) => v === data[i]) && out.subarray(2000).every((v) => v === 0xa5);
   } catch {
     return false;
   } finally {
@@ -192,7 +221,7 @@ function inflaterWorks(): boolean {
   }
 }
 
-function openInflater(z: Uint8Array): { fill: ScanlineSource; close(): void } | undefined {
+function openInflater(z: Uint8Array): Inflater | undefined {
   let stream: ZlibStreamInternals;
   try {
     stream = createInflate() as unknown as ZlibStreamInternals;
@@ -207,6 +236,7 @@ function openInflater(z: Uint8Array): { fill: ScanlineSource; close(): void } | 
     failed = message;
   };
   let inOff = 0;
+  let total = 0;
   let closed = false;
   return {
     fill(into) {
@@ -220,7 +250,25 @@ function openInflater(z: Uint8Array): { fill: ScanlineSource; close(): void } | 
         if (wrote === 0 && read === 0) throw new Error('PNG image data ends early');
         outOff += wrote;
         inOff += read;
+        total += wrote;
       }
+    },
+    finish(expected) {
+      const scratch = (finishScratch ??= new Uint8Array(FINISH_SCRATCH));
+      // Z_FINISH: a stream cut short is zlib's error too. Bounded: a stream
+      // far longer than promised stops one scratch past it, unchecked, as
+      // a longer image's extra rows are never read anyway.
+      while (total <= expected + scratch.length) {
+        const inLen = z.length - inOff;
+        h.writeSync(zlibConstants.Z_FINISH, z, inOff, inLen, scratch, 0, scratch.length);
+        if (failed !== undefined) throw new Error(`PNG image data: ${failed}`);
+        const wrote = scratch.length - state[0];
+        inOff += inLen - state[1];
+        total += wrote;
+        // room left over: zlib stopped at the end of the stream (the checksum read and checked)
+        if (wrote < scratch.length) break;
+      }
+      if (total < expected) throw new Error('PNG image data ends early');
     },
     close() {
       if (closed) return;

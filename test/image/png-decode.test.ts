@@ -1,11 +1,12 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { deflateSync } from 'node:zlib';
+import { deflateSync, inflateSync } from 'node:zlib';
 import { decodeImage, decodeImageInto, decodeImageTiles, encodeImage, setCodecBackend, setDirectPngDecode } from '../../src/image/codec.ts';
 import { encodeIndexedPng } from '../../src/image/encode.ts';
 import { encodePng } from '../../src/image/png-encode.ts';
 import {
-  decodePng, decodePngDirect, decodePngInto, decodePngTiles, directDecodes, inflatesIntoStrips, MAX_DIRECT_RGB_PIXELS, setWasmUnfilter, type ClipRect,
+  decodePng, decodePngDirect, decodePngInto, decodePngTiles, directDecodes, inflatesIntoStrips, MAX_DIRECT_RGB_PIXELS, setInflateIntoStrips,
+  setWasmUnfilter, type ClipRect,
 } from '../../src/image/png-decode.ts';
 import { splitRaster } from '../../src/image/stitch.ts';
 import type { Raster } from '../../src/image/raster.ts';
@@ -574,6 +575,74 @@ describe('decoding a meta tile straight into its tiles', () => {
     const want = splitRaster(await reference(png), 256, 256, crops);
     for (let i = 0; i < crops.length; i++) assertSame(tiles[i], want[i], `crop ${crops[i]}`);
   });
+
+  /** The PNG with its zlib stream replaced (one IDAT, CRC not recomputed: the decoder does not check it). */
+  function withStream(png: Uint8Array, f: (z: Uint8Array) => Uint8Array): Uint8Array {
+    const at = findChunk(png, 'IDAT');
+    const v = new DataView(png.buffer, png.byteOffset);
+    const len = v.getUint32(at);
+    const z = f(png.slice(at + 8, at + 8 + len));
+    const out = new Uint8Array(png.length - len + z.length);
+    out.set(png.subarray(0, at + 8));
+    new DataView(out.buffer).setUint32(at, z.length);
+    out.set(z, at + 8);
+    out.set(png.subarray(at + 8 + len), at + 8 + z.length);
+    return out;
+  }
+
+  for (const mode of ['strips', 'one go'] as const) {
+    describe(`inflating ${mode === 'strips' ? 'into the unfilter\'s strips' : 'in one go (no zlib handle)'}`, () => {
+      const run = <T>(f: () => T): T => {
+        if (mode === 'one go') setInflateIntoStrips(false);
+        try {
+          return f();
+        } finally {
+          setInflateIntoStrips(undefined);
+        }
+      };
+      const big: [number, number] = [900, 700];
+      const top: [number, number][] = [[0, 0], [256, 0], [600, 100]];
+      const png = makePng({ colorType: 6, bitDepth: 8, width: big[0], height: big[1], filter: 'cycle', seed: 8 });
+
+      it('decodes the same tiles, several strips, crops above the last rows', async () => {
+        const want = splitRaster(await reference(png), 256, 256, top);
+        const tiles = run(() => decodePngTiles(png, big, 256, 256, top));
+        assert.ok(tiles);
+        for (let i = 0; i < top.length; i++) assertSame(tiles[i], want[i], `crop ${top[i]}`);
+      });
+
+      it('checks zlib\'s checksum even when the crops end above the last rows', () => {
+        const bad = withStream(png, (z) => {
+          z[z.length - 1] ^= 1;
+          return z;
+        });
+        assert.throws(() => assert.ok(run(() => decodePngTiles(bad, big, 256, 256, top))), /incorrect data check|Expected values/);
+        assert.equal(run(() => decodeImageTiles(bad, big, 256, 256, top)), undefined);
+      });
+
+      it('takes no stream that ends before the rows the header promises, even below the crops', () => {
+        // a complete zlib stream of 600 of the 700 rows
+        const short = withStream(png, (z) => deflateSync(inflateSync(z).subarray(0, (900 * 4 + 1) * 600)));
+        assert.throws(() => assert.ok(run(() => decodePngTiles(short, big, 256, 256, top))));
+        // and a stream cut off (no end, no checksum)
+        const cut = withStream(png, (z) => z.slice(0, z.length - 40));
+        assert.throws(() => assert.ok(run(() => decodePngTiles(cut, big, 256, 256, top))));
+      });
+
+      it('ignores bytes after the end of the stream, as inflateSync does', async () => {
+        const trailing = withStream(png, (z) => {
+          const t = new Uint8Array(z.length + 7);
+          t.set(z);
+          t.fill(0x33, z.length);
+          return t;
+        });
+        const want = splitRaster(await reference(png), 256, 256, top);
+        const tiles = run(() => decodePngTiles(trailing, big, 256, 256, top));
+        assert.ok(tiles);
+        for (let i = 0; i < top.length; i++) assertSame(tiles[i], want[i], `crop ${top[i]}`);
+      });
+    });
+  }
 
   it('declines what it does not take, so the caller decodes and splits', async () => {
     const rgba = makePng({ colorType: 6, bitDepth: 8, width: size[0], height: size[1] });

@@ -151,6 +151,49 @@ describe('mapproxy seed process', () => {
     assert.deepEqual(listFiles(path.join(dir2, 'cache_data/c_EPSG3857')), files);
   });
 
+  it('with worker processes, a half-written meta tile is completed, a fresh cache asks nothing, refresh_before remakes only stale meta tiles', async () => {
+    // the workers decide which tiles need work (the seed process sends every tile of a meta tile)
+    const seed = 'seeds:\n  s: {caches: [c], levels: {from: 0, to: 3}}\n  refresh: {caches: [c], levels: {from: 0, to: 3}, refresh_before: {days: 5}}\n';
+    const dir = makeCase({ 'mapproxy.yaml': basicConfig(), 'seed.yaml': seed }, up);
+    const args = (name: string) => ['-f', 'mapproxy.yaml', '-s', 'seed.yaml', '--seed', name, '-c', '2', '--processes', '2'];
+    const cache = path.join(dir, 'cache_data/c_EPSG3857');
+    const level = (z: number) => listFiles(cache).filter((f) => f.startsWith(`${String(z).padStart(2, '0')}/`));
+    let r = await runCli(dir, args('s')).done;
+    assert.equal(r.code, 0, r.out + r.err);
+    const all = listFiles(cache);
+    const l2 = level(2);
+    assert.equal(l2.length, 16);
+    // killed half-way through writing a level-2 meta tile: its main tile stays, the others are gone
+    for (const f of l2.slice(1)) fs.rmSync(path.join(cache, f));
+    up.requests.length = 0;
+    r = await runCli(dir, args('s')).done;
+    assert.equal(r.code, 0, r.out + r.err);
+    assert.deepEqual(level(2), l2);
+    assert.equal(up.requests.length, 1, 'one request, for the half-written meta tile');
+    up.requests.length = 0;
+    r = await runCli(dir, args('s')).done;
+    assert.equal(r.code, 0, r.out + r.err);
+    assert.equal(up.requests.length, 0, 'nothing to do');
+    // the 16 tiles of one level-3 meta tile (x and y 0-3 of 8) older than refresh_before: that meta tile only is remade
+    const l3 = level(3);
+    const xy = (f: string) => {
+      const p = f.replace(/\.png$/, '').split('/');
+      return [Number(p.slice(1, 4).join('')), Number(p.slice(4, 7).join(''))];
+    };
+    const meta = l3.filter((f) => xy(f).every((v) => v < 4));
+    assert.equal(meta.length, 16);
+    const stale = Date.now() / 1000 - 10 * 86400;
+    for (const f of meta) fs.utimesSync(path.join(cache, f), stale, stale);
+    const before = new Map(l3.map((f) => [f, fs.statSync(path.join(cache, f)).mtimeMs]));
+    up.requests.length = 0;
+    r = await runCli(dir, args('refresh')).done;
+    assert.equal(r.code, 0, r.out + r.err);
+    assert.equal(up.requests.length, 1, `one request, for the stale meta tile:\n${r.out}`);
+    const remade = l3.filter((f) => fs.statSync(path.join(cache, f)).mtimeMs !== before.get(f));
+    assert.deepEqual(remade, meta);
+    assert.deepEqual(listFiles(cache), all);
+  });
+
   it('hands out -c plus one meta tile per worker, and never starts more workers than -c', () => {
     const inFlight = (count: number, c: number) => new SeedProcesses({ command: { cmd: 'unused', args: [] }, config: 'unused', count, upstreamRequests: c }).inFlight;
     assert.equal(inFlight(2, 2), 4);
