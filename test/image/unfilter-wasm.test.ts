@@ -87,7 +87,24 @@ describe('WebAssembly PNG unfilter', () => {
     }
   });
 
-  it('unfilters consecutive Paeth rows (done two at a time) as the specification says', () => {
+  it('unfilters runs of 4 to 9 Paeth rows (done four at a time, then two, then one), every row of a run checked', () => {
+    for (const bpp of [3, 4]) {
+      for (let width = 1; width <= 40; width++) {
+        for (let run = 4; run <= 9; run++) {
+          // a row of another filter above and below the run; `smooth` on every other width for Paeth ties
+          const height = run + 2;
+          const stride = width * bpp;
+          const raw = scanlines(height, stride, width * 17 + run * 5 + bpp, 0, width % 2 === 0);
+          for (let y = 0; y < height; y++) raw[y * (stride + 1)] = y === 0 ? 1 : y === height - 1 ? 2 : 4;
+          const got = unfilterAll(raw, height, stride, bpp);
+          assert.ok(got);
+          assert.deepEqual(Array.from(got.rows), Array.from(reference(raw, height, stride, bpp)), `bpp ${bpp} width ${width} run ${run}`);
+        }
+      }
+    }
+  });
+
+  it('unfilters consecutive Paeth rows (done four or two at a time) as the specification says', () => {
     // every other test's rows change filter each row: here runs of Paeth rows, odd and even, between others
     const rand = rng(77);
     for (const bpp of [3, 4]) {

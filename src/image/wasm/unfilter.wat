@@ -44,10 +44,24 @@
             ;; 3: Average
             (call $avg (local.get $s) (local.get $d) (local.get $stride) (local.get $bpp))
             (br $bad))
-          ;; 4: Paeth. 3- and 4-byte pixels in vectors; two Paeth rows in a
-          ;; row are done together, which is about twice as fast.
+          ;; 4: Paeth. 3- and 4-byte pixels in vectors; four or two Paeth rows in
+          ;; a row are done together, which is about three or two times as fast.
           (if (i32.or (i32.eq (local.get $bpp) (i32.const 4)) (i32.eq (local.get $bpp) (i32.const 3)))
             (then
+              (if (i32.and
+                    (i32.lt_u (i32.add (local.get $y) (i32.const 3)) (local.get $height))
+                    (i32.and
+                      (i32.eq (i32.load8_u (i32.add (local.get $s) (local.get $stride))) (i32.const 4))
+                      (i32.and
+                        (i32.eq (i32.load8_u (i32.add (local.get $s) (i32.add (i32.shl (local.get $stride) (i32.const 1)) (i32.const 1)))) (i32.const 4))
+                        (i32.eq (i32.load8_u (i32.add (local.get $s) (i32.add (i32.mul (local.get $stride) (i32.const 3)) (i32.const 2)))) (i32.const 4)))))
+                (then
+                  (call $paeth_quad (local.get $s) (local.get $d) (local.get $stride) (local.get $bpp))
+                  ;; rows 2-4 are done too: step over them here, the tail below steps over the first
+                  (local.set $s (i32.add (local.get $s) (i32.mul (i32.add (local.get $stride) (i32.const 1)) (i32.const 3))))
+                  (local.set $d (i32.add (local.get $d) (i32.mul (local.get $stride) (i32.const 3))))
+                  (local.set $y (i32.add (local.get $y) (i32.const 3)))
+                  (br $bad)))
               (if (i32.and
                     (i32.lt_u (i32.add (local.get $y) (i32.const 1)) (local.get $height))
                     (i32.eq (i32.load8_u (i32.add (local.get $s) (local.get $stride))) (i32.const 4)))
@@ -204,7 +218,142 @@
         (local.set $i (i32.add (local.get $i) (local.get $step)))
         (br $l))))
 
-;; Paeth for two consecutive rows of 3- or 4-byte pixels at once, as a
+;; Paeth for four consecutive rows of 3- or 4-byte pixels at once: the
+  ;; wavefront of paeth_pair, two of them in step. At step t, row r does its
+  ;; pixel t - r; vector A holds rows 0 and 1 (lanes 0-3, 4-7), vector B rows
+  ;; 2 and 3. Each row's neighbours come from the step before:
+  ;;   A: a = previous A; b = [row above, pixel t | previous A's first half]
+  ;;   B: a = previous B; b = [previous A's second half | previous B's first half]
+  ;;   c = previous b.
+  ;; The two vectors are independent within a step, so a step does four
+  ;; pixels in about the time paeth_vec does one. Steps 0-2 and the last
+  ;; three, where some rows are before their first pixel or past their last,
+  ;; store only the rows inside; the steps between test nothing. With 3-byte
+  ;; pixels a row's last store also writes the next row's first byte, put
+  ;; right again at the end (its predictor is the byte above).
+  (func $paeth_quad (param $s i32) (param $d i32) (param $n i32) (param $step i32)
+    (local $i i32) (local $t i32) (local $npx i32) (local $p i32) (local $step2 i32) (local $step3 i32)
+    (local $s1 i32) (local $s2 i32) (local $s3 i32) (local $d1 i32) (local $d2 i32) (local $d3 i32)
+    (local $aA v128) (local $aB v128) (local $bA v128) (local $bB v128) (local $cA v128) (local $cB v128)
+    (local $xA v128) (local $xB v128) (local $pa v128) (local $pb v128) (local $pc v128) (local $min v128)
+    (local.set $npx (i32.div_u (local.get $n) (local.get $step)))
+    (local.set $p (i32.sub (local.get $d) (local.get $n)))
+    (local.set $step2 (i32.shl (local.get $step) (i32.const 1)))
+    (local.set $step3 (i32.add (local.get $step2) (local.get $step)))
+    (local.set $s1 (i32.add (local.get $s) (i32.add (local.get $n) (i32.const 1))))
+    (local.set $s2 (i32.add (local.get $s1) (i32.add (local.get $n) (i32.const 1))))
+    (local.set $s3 (i32.add (local.get $s2) (i32.add (local.get $n) (i32.const 1))))
+    (local.set $d1 (i32.add (local.get $d) (local.get $n)))
+    (local.set $d2 (i32.add (local.get $d1) (local.get $n)))
+    (local.set $d3 (i32.add (local.get $d2) (local.get $n)))
+    ;; steps 0-2 (there are npx + 3 >= 4 steps)
+    (block $head_end
+      (loop $head
+        (br_if $head_end (i32.ge_u (local.get $t) (i32.const 3)))
+        (local.set $bA (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (i16x8.extend_low_i8x16_u (v128.load32_zero (i32.add (local.get $p) (local.get $i)))) (local.get $aA)))
+        (local.set $bB (i8x16.shuffle 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 (local.get $aA) (local.get $aB)))
+        (local.set $pa (i16x8.sub (local.get $bA) (local.get $cA)))
+        (local.set $pb (i16x8.sub (local.get $aA) (local.get $cA)))
+        (local.set $pc (i16x8.abs (i16x8.add (local.get $pa) (local.get $pb))))
+        (local.set $pa (i16x8.abs (local.get $pa)))
+        (local.set $pb (i16x8.abs (local.get $pb)))
+        (local.set $min (i16x8.min_s (local.get $pc) (i16x8.min_s (local.get $pa) (local.get $pb))))
+        (local.set $xA (i8x16.add (v128.load32_lane 1 (i32.sub (i32.add (local.get $s1) (local.get $i)) (local.get $step)) (v128.load32_zero (i32.add (local.get $s) (local.get $i)))) (i8x16.narrow_i16x8_u (v128.bitselect (local.get $aA) (v128.bitselect (local.get $bA) (local.get $cA) (i16x8.eq (local.get $min) (local.get $pb))) (i16x8.eq (local.get $min) (local.get $pa))) (local.get $aA))))
+        (local.set $pa (i16x8.sub (local.get $bB) (local.get $cB)))
+        (local.set $pb (i16x8.sub (local.get $aB) (local.get $cB)))
+        (local.set $pc (i16x8.abs (i16x8.add (local.get $pa) (local.get $pb))))
+        (local.set $pa (i16x8.abs (local.get $pa)))
+        (local.set $pb (i16x8.abs (local.get $pb)))
+        (local.set $min (i16x8.min_s (local.get $pc) (i16x8.min_s (local.get $pa) (local.get $pb))))
+        (local.set $xB (i8x16.add (v128.load32_lane 1 (i32.sub (i32.add (local.get $s3) (local.get $i)) (local.get $step3)) (v128.load32_zero (i32.sub (i32.add (local.get $s2) (local.get $i)) (local.get $step2)))) (i8x16.narrow_i16x8_u (v128.bitselect (local.get $aB) (v128.bitselect (local.get $bB) (local.get $cB) (i16x8.eq (local.get $min) (local.get $pb))) (i16x8.eq (local.get $min) (local.get $pa))) (local.get $aB))))
+        (if (i32.and (i32.ge_u (local.get $t) (i32.const 0)) (i32.lt_u (local.get $t) (i32.add (local.get $npx) (i32.const 0)))) (then (v128.store32_lane 0 (i32.add (local.get $d) (local.get $i)) (local.get $xA))))
+        (if (i32.and (i32.ge_u (local.get $t) (i32.const 1)) (i32.lt_u (local.get $t) (i32.add (local.get $npx) (i32.const 1)))) (then (v128.store32_lane 1 (i32.sub (i32.add (local.get $d1) (local.get $i)) (local.get $step)) (local.get $xA))))
+        (if (i32.and (i32.ge_u (local.get $t) (i32.const 2)) (i32.lt_u (local.get $t) (i32.add (local.get $npx) (i32.const 2)))) (then (v128.store32_lane 0 (i32.sub (i32.add (local.get $d2) (local.get $i)) (local.get $step2)) (local.get $xB))))
+        (if (i32.and (i32.ge_u (local.get $t) (i32.const 3)) (i32.lt_u (local.get $t) (i32.add (local.get $npx) (i32.const 3)))) (then (v128.store32_lane 1 (i32.sub (i32.add (local.get $d3) (local.get $i)) (local.get $step3)) (local.get $xB))))
+        (local.set $cA (local.get $bA))
+        (local.set $cB (local.get $bB))
+        (local.set $aA (i16x8.extend_low_i8x16_u (local.get $xA)))
+        (local.set $aB (i16x8.extend_low_i8x16_u (local.get $xB)))
+        ;; rows that have not begun keep a = 0 (their pixel 0 has no left neighbour)
+        (if (i32.eqz (local.get $t)) (then (local.set $aA (v128.and (local.get $aA) (v128.const i64x2 -1 0)))))
+        (if (i32.lt_u (local.get $t) (i32.const 2)) (then (local.set $aB (v128.const i64x2 0 0))))
+        (if (i32.eq (local.get $t) (i32.const 2)) (then (local.set $aB (v128.and (local.get $aB) (v128.const i64x2 -1 0)))))
+        (local.set $i (i32.add (local.get $i) (local.get $step)))
+        (local.set $t (i32.add (local.get $t) (i32.const 1)))
+        (br $head)))
+    ;; all four rows inside
+    (block $body_end
+      (loop $body
+        (br_if $body_end (i32.ge_u (local.get $t) (local.get $npx)))
+        (local.set $bA (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (i16x8.extend_low_i8x16_u (v128.load32_zero (i32.add (local.get $p) (local.get $i)))) (local.get $aA)))
+        (local.set $bB (i8x16.shuffle 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 (local.get $aA) (local.get $aB)))
+        (local.set $pa (i16x8.sub (local.get $bA) (local.get $cA)))
+        (local.set $pb (i16x8.sub (local.get $aA) (local.get $cA)))
+        (local.set $pc (i16x8.abs (i16x8.add (local.get $pa) (local.get $pb))))
+        (local.set $pa (i16x8.abs (local.get $pa)))
+        (local.set $pb (i16x8.abs (local.get $pb)))
+        (local.set $min (i16x8.min_s (local.get $pc) (i16x8.min_s (local.get $pa) (local.get $pb))))
+        (local.set $xA (i8x16.add (v128.load32_lane 1 (i32.sub (i32.add (local.get $s1) (local.get $i)) (local.get $step)) (v128.load32_zero (i32.add (local.get $s) (local.get $i)))) (i8x16.narrow_i16x8_u (v128.bitselect (local.get $aA) (v128.bitselect (local.get $bA) (local.get $cA) (i16x8.eq (local.get $min) (local.get $pb))) (i16x8.eq (local.get $min) (local.get $pa))) (local.get $aA))))
+        (local.set $pa (i16x8.sub (local.get $bB) (local.get $cB)))
+        (local.set $pb (i16x8.sub (local.get $aB) (local.get $cB)))
+        (local.set $pc (i16x8.abs (i16x8.add (local.get $pa) (local.get $pb))))
+        (local.set $pa (i16x8.abs (local.get $pa)))
+        (local.set $pb (i16x8.abs (local.get $pb)))
+        (local.set $min (i16x8.min_s (local.get $pc) (i16x8.min_s (local.get $pa) (local.get $pb))))
+        (local.set $xB (i8x16.add (v128.load32_lane 1 (i32.sub (i32.add (local.get $s3) (local.get $i)) (local.get $step3)) (v128.load32_zero (i32.sub (i32.add (local.get $s2) (local.get $i)) (local.get $step2)))) (i8x16.narrow_i16x8_u (v128.bitselect (local.get $aB) (v128.bitselect (local.get $bB) (local.get $cB) (i16x8.eq (local.get $min) (local.get $pb))) (i16x8.eq (local.get $min) (local.get $pa))) (local.get $aB))))
+        (v128.store32_lane 0 (i32.add (local.get $d) (local.get $i)) (local.get $xA))
+        (v128.store32_lane 1 (i32.sub (i32.add (local.get $d1) (local.get $i)) (local.get $step)) (local.get $xA))
+        (v128.store32_lane 0 (i32.sub (i32.add (local.get $d2) (local.get $i)) (local.get $step2)) (local.get $xB))
+        (v128.store32_lane 1 (i32.sub (i32.add (local.get $d3) (local.get $i)) (local.get $step3)) (local.get $xB))
+        (local.set $cA (local.get $bA))
+        (local.set $cB (local.get $bB))
+        (local.set $aA (i16x8.extend_low_i8x16_u (local.get $xA)))
+        (local.set $aB (i16x8.extend_low_i8x16_u (local.get $xB)))
+        (local.set $i (i32.add (local.get $i) (local.get $step)))
+        (local.set $t (i32.add (local.get $t) (i32.const 1)))
+        (br $body)))
+    ;; the last three steps
+    (block $tail_end
+      (loop $tail
+        (br_if $tail_end (i32.ge_u (local.get $t) (i32.add (local.get $npx) (i32.const 3))))
+        (local.set $bA (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (i16x8.extend_low_i8x16_u (v128.load32_zero (i32.add (local.get $p) (local.get $i)))) (local.get $aA)))
+        (local.set $bB (i8x16.shuffle 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 (local.get $aA) (local.get $aB)))
+        (local.set $pa (i16x8.sub (local.get $bA) (local.get $cA)))
+        (local.set $pb (i16x8.sub (local.get $aA) (local.get $cA)))
+        (local.set $pc (i16x8.abs (i16x8.add (local.get $pa) (local.get $pb))))
+        (local.set $pa (i16x8.abs (local.get $pa)))
+        (local.set $pb (i16x8.abs (local.get $pb)))
+        (local.set $min (i16x8.min_s (local.get $pc) (i16x8.min_s (local.get $pa) (local.get $pb))))
+        (local.set $xA (i8x16.add (v128.load32_lane 1 (i32.sub (i32.add (local.get $s1) (local.get $i)) (local.get $step)) (v128.load32_zero (i32.add (local.get $s) (local.get $i)))) (i8x16.narrow_i16x8_u (v128.bitselect (local.get $aA) (v128.bitselect (local.get $bA) (local.get $cA) (i16x8.eq (local.get $min) (local.get $pb))) (i16x8.eq (local.get $min) (local.get $pa))) (local.get $aA))))
+        (local.set $pa (i16x8.sub (local.get $bB) (local.get $cB)))
+        (local.set $pb (i16x8.sub (local.get $aB) (local.get $cB)))
+        (local.set $pc (i16x8.abs (i16x8.add (local.get $pa) (local.get $pb))))
+        (local.set $pa (i16x8.abs (local.get $pa)))
+        (local.set $pb (i16x8.abs (local.get $pb)))
+        (local.set $min (i16x8.min_s (local.get $pc) (i16x8.min_s (local.get $pa) (local.get $pb))))
+        (local.set $xB (i8x16.add (v128.load32_lane 1 (i32.sub (i32.add (local.get $s3) (local.get $i)) (local.get $step3)) (v128.load32_zero (i32.sub (i32.add (local.get $s2) (local.get $i)) (local.get $step2)))) (i8x16.narrow_i16x8_u (v128.bitselect (local.get $aB) (v128.bitselect (local.get $bB) (local.get $cB) (i16x8.eq (local.get $min) (local.get $pb))) (i16x8.eq (local.get $min) (local.get $pa))) (local.get $aB))))
+        (if (i32.and (i32.ge_u (local.get $t) (i32.const 0)) (i32.lt_u (local.get $t) (i32.add (local.get $npx) (i32.const 0)))) (then (v128.store32_lane 0 (i32.add (local.get $d) (local.get $i)) (local.get $xA))))
+        (if (i32.and (i32.ge_u (local.get $t) (i32.const 1)) (i32.lt_u (local.get $t) (i32.add (local.get $npx) (i32.const 1)))) (then (v128.store32_lane 1 (i32.sub (i32.add (local.get $d1) (local.get $i)) (local.get $step)) (local.get $xA))))
+        (if (i32.and (i32.ge_u (local.get $t) (i32.const 2)) (i32.lt_u (local.get $t) (i32.add (local.get $npx) (i32.const 2)))) (then (v128.store32_lane 0 (i32.sub (i32.add (local.get $d2) (local.get $i)) (local.get $step2)) (local.get $xB))))
+        (if (i32.and (i32.ge_u (local.get $t) (i32.const 3)) (i32.lt_u (local.get $t) (i32.add (local.get $npx) (i32.const 3)))) (then (v128.store32_lane 1 (i32.sub (i32.add (local.get $d3) (local.get $i)) (local.get $step3)) (local.get $xB))))
+        (local.set $cA (local.get $bA))
+        (local.set $cB (local.get $bB))
+        (local.set $aA (i16x8.extend_low_i8x16_u (local.get $xA)))
+        (local.set $aB (i16x8.extend_low_i8x16_u (local.get $xB)))
+        ;; rows that have not begun keep a = 0 (their pixel 0 has no left neighbour)
+        (if (i32.eqz (local.get $t)) (then (local.set $aA (v128.and (local.get $aA) (v128.const i64x2 -1 0)))))
+        (if (i32.lt_u (local.get $t) (i32.const 2)) (then (local.set $aB (v128.const i64x2 0 0))))
+        (if (i32.eq (local.get $t) (i32.const 2)) (then (local.set $aB (v128.and (local.get $aB) (v128.const i64x2 -1 0)))))
+        (local.set $i (i32.add (local.get $i) (local.get $step)))
+        (local.set $t (i32.add (local.get $t) (i32.const 1)))
+        (br $tail)))
+    ;; each later row's first byte, in case the row before wrote over it
+    (i32.store8 (local.get $d1) (i32.add (i32.load8_u (local.get $s1)) (i32.load8_u (local.get $d))))
+    (i32.store8 (local.get $d2) (i32.add (i32.load8_u (local.get $s2)) (i32.load8_u (local.get $d1))))
+    (i32.store8 (local.get $d3) (i32.add (i32.load8_u (local.get $s3)) (i32.load8_u (local.get $d2)))))
+
+
+  ;; Paeth for two consecutive rows of 3- or 4-byte pixels at once, as a
   ;; wavefront: lanes 0-3 (16-bit) hold the first row's pixel x, lanes 4-7 the
   ;; second row's pixel x - 1, whose neighbours above (the first row's pixels
   ;; x - 1 and x - 2) are already known. The two halves are independent, so
