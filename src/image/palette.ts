@@ -359,6 +359,14 @@ function bucketBuffer(n: number): Uint16Array {
   return bucketScratch;
 }
 
+/** Palette entry per fine bucket, shared by all calls (at most 8192 buckets, with alpha). */
+let lookupScratch = new Int16Array(0);
+
+function lookupTable(size: number): Int16Array {
+  if (lookupScratch.length < size) lookupScratch = new Int16Array(size);
+  return lookupScratch;
+}
+
 /** octreeQuantize's work, recording in `used` each fine bucket it fills. */
 function octreeWith(
   r: Raster, max: number, alpha: boolean, s: CubeSetup, used: number[], layout: IndexLayout, tryExact: boolean,
@@ -425,8 +433,9 @@ function octreeWith(
     averageInto(coarse, coarseOrder[k], palette, k);
     coarseLookup[coarseOrder[k]] = k;
   }
-  // Only the buckets in use need an entry: every pixel's bucket is one of them.
-  const lookup = new Int16Array(parent.length);
+  // Only the buckets in use need an entry: every pixel's bucket is one of
+  // them, so entries an earlier image left in the shared table are never read.
+  const lookup = lookupTable(parent.length);
   for (const f of used) lookup[f] = coarseLookup[parent[f]];
   for (let k = 0; k < nFine; k++) {
     averageInto(fine, ranked[k], palette, nCoarse + k);
