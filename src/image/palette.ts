@@ -158,13 +158,18 @@ const exactSlotKey = new Int32Array(1 << EXACT_BITS);
 const exactSlotIdx = new Int16Array(1 << EXACT_BITS);
 const exactKeys = new Int32Array(256);
 
+/** The slot of key k in the exact palette's hash: where it is, or the empty slot where it goes. */
+function exactSlot(k: number): number {
+  let s = Math.imul(k, 0x9e3779b1) >>> (32 - EXACT_BITS);
+  while (exactSlotIdx[s] >= 0 && exactSlotKey[s] !== k) s = (s + 1) & ((1 << EXACT_BITS) - 1);
+  return s;
+}
+
 /** exactPalette's work into a layout; `max` already clamped. Leaves the layout's bytes undefined when it returns undefined. */
 function exactInto(r: Raster, max: number, alpha: boolean, layout: IndexLayout): Palette | undefined {
   const px = pixels32(r);
   const w = r.width, h = r.height;
   const { out, rowStride, offset } = layout;
-  const bits = EXACT_BITS;
-  const size = 1 << bits;
   const slotKey = exactSlotKey;
   const slotIdx = exactSlotIdx.fill(-1);
   const keys = exactKeys;
@@ -181,20 +186,14 @@ function exactInto(r: Raster, max: number, alpha: boolean, layout: IndexLayout):
         continue;
       }
       const k = keyOf(p, alpha);
-      let s = Math.imul(k, 0x9e3779b1) >>> (32 - bits);
-      let idx: number;
-      for (;;) {
-        idx = slotIdx[s];
-        if (idx < 0) {
-          if (count === max) return undefined;
-          idx = count++;
-          slotIdx[s] = idx;
-          slotKey[s] = k;
-          keys[idx] = k;
-          break;
-        }
-        if (slotKey[s] === k) break;
-        s = (s + 1) & (size - 1);
+      const s = exactSlot(k);
+      let idx = slotIdx[s];
+      if (idx < 0) {
+        if (count === max) return undefined;
+        idx = count++;
+        slotIdx[s] = idx;
+        slotKey[s] = k;
+        keys[idx] = k;
       }
       out[d + x] = idx;
       lastPixel = p;
@@ -493,8 +492,6 @@ function fineSumsOpaque(
   let colors = maxExact > 0 ? 0 : -1;
   if (maxExact > 0) {
     const { out, rowStride, offset } = layout;
-    const bits = EXACT_BITS;
-    const mask = (1 << bits) - 1;
     const slotKey = exactSlotKey;
     const slotIdx = exactSlotIdx.fill(-1);
     const keys = exactKeys;
@@ -505,24 +502,18 @@ function fineSumsOpaque(
       while (i < end) {
         const p = px[i];
         const k = p | ALPHA_MASK;
-        let slot = Math.imul(k, 0x9e3779b1) >>> (32 - bits);
-        let index: number;
-        for (;;) {
-          index = slotIdx[slot];
-          if (index < 0) {
-            if (colors === maxExact) {
-              // One colour too many: the loop below goes on from pixel i.
-              colors = -1;
-              break rows;
-            }
-            index = colors++;
-            slotIdx[slot] = index;
-            slotKey[slot] = k;
-            keys[index] = k;
-            break;
+        const slot = exactSlot(k);
+        let index = slotIdx[slot];
+        if (index < 0) {
+          if (colors === maxExact) {
+            // One colour too many: the loop below goes on from pixel i.
+            colors = -1;
+            break rows;
           }
-          if (slotKey[slot] === k) break;
-          slot = (slot + 1) & mask;
+          index = colors++;
+          slotIdx[slot] = index;
+          slotKey[slot] = k;
+          keys[index] = k;
         }
         const bucket = ((p << 4) & 0xf00) | ((p >>> 8) & 0xf0) | ((p >>> 20) & 0xf);
         let j = i;
