@@ -124,7 +124,11 @@ export function decodePngTiles(
       ? uninitializedRaster(tileW, tileH)
       : createRaster(tileW, tileH, fill));
     const rowBytes = width * 4;
-    if (rows <= 0) return tiles;
+    if (rows <= 0) {
+      // nothing of the image is needed, but it still has to be sound
+      inflater?.finish((stride + 1) * height);
+      return tiles;
+    }
     const done = wasmUnfilter(raw, rows, stride, bpp, colorType === 2, (px, first, count) => {
       for (let i = 0; i < crops.length; i++) {
         const [cx, cy] = crops[i];
@@ -201,11 +205,15 @@ export function setInflateIntoStrips(on: false | undefined): void {
 const FINISH_SCRATCH = 32 << 10;
 let finishScratch: Uint8Array | undefined;
 
-/** Once: whether openInflater gives back what went in, over several output buffers (else inflaterInto is never used). */
+/**
+ * Once: whether openInflater gives back what went in, over several output
+ * buffers, and reports a wrong checksum (else inflaterInto is never used).
+ */
 function inflaterWorks(): boolean {
   const data = new Uint8Array(3000);
   for (let i = 0; i < data.length; i++) data[i] = (i * 7 + (i >> 5)) & 255;
-  const inf = openInflater(deflateSync(data));
+  const z = deflateSync(data);
+  const inf = openInflater(z);
   if (!inf) return false;
   try {
     const out = new Uint8Array(data.length + 8).fill(0xa5);
@@ -213,11 +221,25 @@ function inflaterWorks(): boolean {
     inf.fill(out.subarray(1000, 1001));
     inf.fill(out.subarray(1001, 2000));
     inf.finish(data.length);
-    return out.subarray(0, 2000).every((v, i) => v === data[i]) && out.subarray(2000).every((v) => v === 0xa5);
+    if (!out.subarray(0, 2000).every((v, i) => v === data[i]) || !out.subarray(2000).every((v) => v === 0xa5)) return false;
   } catch {
     return false;
   } finally {
     inf.close();
+  }
+  // the same stream with its adler-32 wrong: the error has to come through
+  const bad = z.slice();
+  bad[bad.length - 1] ^= 1;
+  const check = openInflater(bad);
+  if (!check) return false;
+  try {
+    check.fill(new Uint8Array(1000));
+    check.finish(data.length);
+    return false;
+  } catch {
+    return true;
+  } finally {
+    check.close();
   }
 }
 
@@ -256,9 +278,10 @@ function openInflater(z: Uint8Array): Inflater | undefined {
     finish(expected) {
       const scratch = (finishScratch ??= new Uint8Array(FINISH_SCRATCH));
       // Z_FINISH: a stream cut short is zlib's error too. Bounded: a stream
-      // far longer than promised stops one scratch past it, unchecked, as
-      // a longer image's extra rows are never read anyway.
-      while (total <= expected + scratch.length) {
+      // more than a scratch longer than promised is refused.
+      for (;;) {
+        // far more than promised: malformed, and its checksum may be out of reach
+        if (total > expected + scratch.length) throw new Error('PNG image data is longer than its header says');
         const inLen = z.length - inOff;
         h.writeSync(zlibConstants.Z_FINISH, z, inOff, inLen, scratch, 0, scratch.length);
         if (failed !== undefined) throw new Error(`PNG image data: ${failed}`);
@@ -436,7 +459,11 @@ function concat(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** Copies out a zlib stream made only of stored blocks; undefined when it holds compressed blocks. */
+/**
+ * Copies out a zlib stream made only of stored blocks; undefined when it
+ * holds compressed blocks, a block's NLEN is not LEN's complement or the
+ * stream is cut short (zlib then says what is wrong).
+ */
 function inflateStored(z: Uint8Array): Uint8Array | undefined {
   if (z.length < 2 || (z[0] & 0x0f) !== 8) return undefined;
   // First pass sizes the output so the copy is one allocation.
@@ -447,11 +474,15 @@ function inflateStored(z: Uint8Array): Uint8Array | undefined {
     const head = z[p];
     if ((head & 0x06) !== 0) return undefined; // BTYPE != 00
     const len = z[p + 1] | (z[p + 2] << 8);
+    // NLEN, the one's complement of LEN: a corrupt block header goes to zlib, which says so
+    if ((z[p + 3] | (z[p + 4] << 8)) !== (~len & 0xffff)) return undefined;
     total += len;
     p += 5 + len;
     if (head & 1) break;
   }
-  if (p > z.length) return undefined;
+  // the last block and the adler-32 after it all there (the checksum itself is
+  // not computed: stored data is copied as chunk CRCs are not checked either)
+  if (p + 4 > z.length) return undefined;
   const out = new Uint8Array(total);
   p = 2;
   let o = 0;

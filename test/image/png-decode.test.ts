@@ -629,6 +629,40 @@ describe('decoding a meta tile straight into its tiles', () => {
         assert.throws(() => assert.ok(run(() => decodePngTiles(cut, big, 256, 256, top))));
       });
 
+      it('refuses a stream far longer than the header says when inflating into strips (its checksum is out of reach)', async () => {
+        // 100 rows more than the 700 of the header: 360 KB more than promised
+        const lines = inflateSync(chunkData(png, 'IDAT'));
+        const longer = new Uint8Array(lines.length + (900 * 4 + 1) * 100);
+        longer.set(lines);
+        const long = withStream(png, () => deflateSync(longer));
+        if (mode === 'strips') {
+          assert.throws(() => run(() => decodePngTiles(long, big, 256, 256, top)), /longer than its header says/);
+          assert.equal(run(() => decodeImageTiles(long, big, 256, 256, top)), undefined);
+        } else {
+          // inflated in one go, the extra rows are there and never read
+          const tiles = run(() => decodePngTiles(long, big, 256, 256, top))!;
+          const want = splitRaster(await reference(png), 256, 256, top);
+          for (let i = 0; i < top.length; i++) assertSame(tiles[i], want[i], `crop ${top[i]}`);
+        }
+      });
+
+      it('takes a stored (level 0) stream only whole: its trailer there, every block header sound', async () => {
+        const stored = makePng({ colorType: 6, bitDepth: 8, width: big[0], height: big[1], filter: 'cycle', seed: 8, level: 0 });
+        const want = splitRaster(await reference(stored), 256, 256, top);
+        const tiles = run(() => decodePngTiles(stored, big, 256, 256, top));
+        assert.ok(tiles);
+        for (let i = 0; i < top.length; i++) assertSame(tiles[i], want[i], `crop ${top[i]}`);
+        // the adler-32 cut off
+        const cut = withStream(stored, (z) => z.slice(0, z.length - 3));
+        assert.throws(() => assert.ok(run(() => decodePngTiles(cut, big, 256, 256, top))));
+        // the first block's NLEN wrong (LEN right): zlib refuses it
+        const nlen = withStream(stored, (z) => {
+          z[2 + 3] ^= 0x10;
+          return z;
+        });
+        assert.throws(() => assert.ok(run(() => decodePngTiles(nlen, big, 256, 256, top))));
+      });
+
       it('ignores bytes after the end of the stream, as inflateSync does', async () => {
         const trailing = withStream(png, (z) => {
           const t = new Uint8Array(z.length + 7);
