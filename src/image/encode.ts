@@ -11,13 +11,14 @@
 // Full-colour opaque PNGs go through png-encode.ts because Bun.Image always
 // writes RGBA, which is ~15% larger than the RGB PNG MapProxy stores.
 
-import { constants as zlibConstants, crc32, deflateSync } from 'node:zlib';
+import { constants as zlibConstants, crc32 } from 'node:zlib';
 import { encodeImage } from './codec.ts';
 import type { ImageOptions } from './image-options.ts';
 import { paletteSize, quantize, quantizeInto, type IndexedImage, type QuantizeOptions } from './palette.ts';
 import { encodePng } from './png-encode.ts';
 import { isOpaque, type Raster } from './raster.ts';
 import { encodeTiff, type GeoReference, type TiffCompression } from './tiff-encode.ts';
+import { deflateZlib } from './zlib-handle.ts';
 
 export interface EncodeContext {
   /**
@@ -194,7 +195,7 @@ function writeIndexedPng(width: number, height: number, scan: Uint8Array, palett
   // PIL deflates them for MapProxy: on seeded map tiles 0.17 ms a tile
   // against 0.64 ms with the default strategy, whose files are ~28% smaller
   // (ours stay ~0.8x of MapProxy's, bench/png-size.ts).
-  const idat = deflateSync(scan.subarray(0, (stride + 1) * height), { level, strategy: zlibConstants.Z_RLE });
+  const idat = deflateZlib(scan.subarray(0, (stride + 1) * height), level, zlibConstants.Z_RLE);
   let trns = 0;
   for (let i = 0; i < n; i++) if (palette[i * 4 + 3] !== 255) trns = i + 1;
   const plte = new Uint8Array(n * 3);

@@ -17,6 +17,7 @@ import { Buffer } from 'node:buffer';
 import { constants as zlibConstants, createInflate, deflateSync, inflateSync } from 'node:zlib';
 import { createRaster, releaseBuffer, TRANSPARENT, uninitializedRaster, type Raster, type Rgba } from './raster.ts';
 import { wasmUnfilter, wasmUnfilterFits, type ScanlineSource } from './wasm/unfilter.ts';
+import { openHandle } from './zlib-handle.ts';
 
 const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
@@ -149,17 +150,6 @@ export function decodePngTiles(
   }
 }
 
-/** The parts of a node:zlib stream object inflaterInto uses (Node's and Bun's internals alike). */
-interface ZlibStreamInternals {
-  _handle?: {
-    writeSync(flush: number, input: Uint8Array, inOff: number, inLen: number, out: Uint8Array, outOff: number, outLen: number): void;
-    close(): void;
-    onerror?: (message: string, errno: number) => void;
-  };
-  /** After writeSync: [output bytes left unwritten, input bytes left unread]. */
-  _writeState?: ArrayLike<number>;
-}
-
 /**
  * Inflates a zlib stream into buffers the caller hands over, one after
  * another (wasmUnfilter's strips of WebAssembly memory), through the handle
@@ -244,18 +234,12 @@ function inflaterWorks(): boolean {
 }
 
 function openInflater(z: Uint8Array): Inflater | undefined {
-  let stream: ZlibStreamInternals;
-  try {
-    stream = createInflate() as unknown as ZlibStreamInternals;
-  } catch {
-    return undefined;
-  }
-  const h = stream._handle;
-  const state = stream._writeState;
-  if (!h || typeof h.writeSync !== 'function' || typeof h.close !== 'function' || !state) return undefined;
-  let failed: string | undefined;
-  h.onerror = (message) => {
-    failed = message;
+  const o = openHandle(() => createInflate());
+  if (!o) return undefined;
+  const { h, state } = o;
+  const check = (): void => {
+    const failed = o.takeError();
+    if (failed !== undefined) throw new Error(`PNG image data: ${failed}`);
   };
   let inOff = 0;
   let total = 0;
@@ -266,7 +250,7 @@ function openInflater(z: Uint8Array): Inflater | undefined {
         const inLen = z.length - inOff;
         const outLen = into.length - outOff;
         h.writeSync(zlibConstants.Z_NO_FLUSH, z, inOff, inLen, into, outOff, outLen);
-        if (failed !== undefined) throw new Error(`PNG image data: ${failed}`);
+        check();
         const wrote = outLen - state[0];
         const read = inLen - state[1];
         if (wrote === 0 && read === 0) throw new Error('PNG image data ends early');
@@ -284,7 +268,7 @@ function openInflater(z: Uint8Array): Inflater | undefined {
         if (total > expected + scratch.length) throw new Error('PNG image data is longer than its header says');
         const inLen = z.length - inOff;
         h.writeSync(zlibConstants.Z_FINISH, z, inOff, inLen, scratch, 0, scratch.length);
-        if (failed !== undefined) throw new Error(`PNG image data: ${failed}`);
+        check();
         const wrote = scratch.length - state[0];
         inOff += inLen - state[1];
         total += wrote;
