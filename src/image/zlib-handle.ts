@@ -28,8 +28,8 @@ export interface OpenHandle {
   takeError(): string | undefined;
 }
 
-/** The handle under a stream `make` creates; undefined where the runtime has no such handle. */
-export function openHandle(make: () => object): OpenHandle | undefined {
+/** The handle under a stream `make` creates; undefined where the runtime has no such handle (or no reset, when asked for). */
+export function openHandle(make: () => object, needReset = false): OpenHandle | undefined {
   let stream: ZlibStreamInternals;
   try {
     stream = make() as ZlibStreamInternals;
@@ -38,7 +38,9 @@ export function openHandle(make: () => object): OpenHandle | undefined {
   }
   const h = stream._handle;
   const state = stream._writeState;
-  if (!h || typeof h.writeSync !== 'function' || typeof h.close !== 'function' || typeof h.reset !== 'function' || !state) return undefined;
+  if (!h || typeof h.writeSync !== 'function' || typeof h.close !== 'function' || (needReset && typeof h.reset !== 'function') || !state) {
+    return undefined;
+  }
   let failed: string | undefined;
   h.onerror = (message) => {
     failed = message;
@@ -54,8 +56,19 @@ export function openHandle(make: () => object): OpenHandle | undefined {
   };
 }
 
-/** Output room of a reused deflater: a 256x256 paletted tile's scanlines (65,792 bytes) always fit. */
+/** Output room of a reused deflater. */
 const DEFLATE_OUT = 128 << 10;
+
+/**
+ * The most a zlib stream of n bytes can take with any level and strategy
+ * (zlib's conservative deflateBound, plus the zlib header and trailer). Only
+ * inputs whose bound fits DEFLATE_OUT go through the reused stream (up to
+ * ~113 KB: a 256x256 paletted tile's 65,792 bytes of scanlines); larger ones
+ * would risk a wasted pass before deflateSync.
+ */
+function deflateBound(n: number): number {
+  return n + ((n + 7) >> 3) + ((n + 63) >> 6) + 5 + 6;
+}
 
 interface Deflater {
   deflate(data: Uint8Array): Uint8Array | undefined;
@@ -70,10 +83,11 @@ const deflaters = new Map<string, Deflater | null>();
  * paletted 256x256 tile (whose deflate is ~0.15 ms). With Z_RLE, what
  * paletted PNGs use, the bytes are deflateSync's; with level 0 or other
  * strategies zlib may end blocks elsewhere, as it decides by the output
- * room. Outputs over 128 KB, and runtimes whose handle does not behave, go
- * through deflateSync.
+ * room. Inputs over ~113 KB (see deflateBound), and runtimes whose handle
+ * does not behave, go through deflateSync.
  */
 export function deflateZlib(data: Uint8Array, level: number, strategy: number): Uint8Array {
+  if (deflateBound(data.length) > DEFLATE_OUT) return deflateSync(data, { level, strategy });
   const key = `${level}/${strategy}`;
   let d = deflaters.get(key);
   if (d === undefined) {
@@ -105,10 +119,10 @@ function checkedDeflater(level: number, strategy: number): Deflater | null {
   const sample = new Uint8Array(5000);
   for (let i = 0; i < sample.length; i++) sample[i] = (i >> 4) % 7 === 0 ? i & 255 : (i >> 6) & 3;
   try {
-    // twice: the second call must start from a clean stream
-    for (let k = 0; k < 2; k++) {
-      const got = d.deflate(sample);
-      const want = deflateSync(sample, { level, strategy });
+    // twice, the second time shorter: it must start from a clean stream and report its own lengths
+    for (const n of [sample.length, 3001]) {
+      const got = d.deflate(sample.subarray(0, n));
+      const want = deflateSync(sample.subarray(0, n), { level, strategy });
       if (!got || got.length !== want.length || !got.every((v, i) => v === want[i])) return null;
     }
     return d;
@@ -118,7 +132,7 @@ function checkedDeflater(level: number, strategy: number): Deflater | null {
 }
 
 function openDeflater(level: number, strategy: number): Deflater | undefined {
-  const o = openHandle(() => createDeflate({ level, strategy }));
+  const o = openHandle(() => createDeflate({ level, strategy }), true);
   if (!o) return undefined;
   const { h, state } = o;
   const out = new Uint8Array(DEFLATE_OUT);

@@ -46,14 +46,29 @@ describe('deflateZlib (one reused zlib stream)', () => {
     }
   });
 
-  it('falls back to deflateSync for output larger than its buffer, and goes on after it', () => {
-    // 300 KB of noise: more output than the reused stream has room for
-    const big = noise(300_000, 7);
-    const z = deflateZlib(big, 6, constants.Z_RLE);
-    assert.deepEqual(new Uint8Array(inflateSync(z)), big);
-    assert.deepEqual(Buffer.from(z), deflateSync(big, { level: 6, strategy: constants.Z_RLE }));
+  it('gives deflateSync\'s bytes for incompressible inputs around and past its buffer\'s size, and goes on after them', () => {
+    // noise: output about as large as the input, from well inside the reused stream's bound to past its buffer
+    for (const n of [100_000, 113_000, 116_000, 120_000, 131_026, 131_072, 131_100, 140_000, 300_000]) {
+      const data = noise(n, n);
+      const z = deflateZlib(data, 6, constants.Z_RLE);
+      assert.deepEqual(new Uint8Array(inflateSync(z)), data, `${n} bytes`);
+      assert.deepEqual(Buffer.from(z), deflateSync(data, { level: 6, strategy: constants.Z_RLE }), `${n} bytes`);
+    }
     const tile = scanlines(256, 256, 9);
     assert.deepEqual(Buffer.from(deflateZlib(tile, 6, constants.Z_RLE)), deflateSync(tile, { level: 6, strategy: constants.Z_RLE }));
+  });
+
+  it('hands back its own bytes: a result stays as it was after later calls', () => {
+    const a = scanlines(256, 256, 11);
+    const za = deflateZlib(a, 6, constants.Z_RLE);
+    const copy = Uint8Array.from(za);
+    deflateZlib(scanlines(256, 256, 12), 6, constants.Z_RLE);
+    deflateZlib(scanlines(100, 50, 13), 6, constants.Z_RLE);
+    assert.deepEqual(za, copy);
+    // and input starting inside its buffer
+    const inner = scanlines(300, 100, 14);
+    const view = inner.subarray(1000, 20_000);
+    assert.deepEqual(Buffer.from(deflateZlib(view, 6, constants.Z_RLE)), deflateSync(view, { level: 6, strategy: constants.Z_RLE }));
   });
 
   it('reuses one stream on Bun (node:zlib\'s handle there writes into a buffer it is given)', () => {
