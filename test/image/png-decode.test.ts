@@ -1,5 +1,6 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { pngPredictor } from '../helpers/png-filter.ts';
 import { deflateSync, inflateSync } from 'node:zlib';
 import { decodeImage, decodeImageInto, decodeImageTiles, encodeImage, setCodecBackend, setDirectPngDecode } from '../../src/image/codec.ts';
 import { encodeIndexedPng } from '../../src/image/encode.ts';
@@ -113,14 +114,7 @@ function makePng(spec: Spec): Uint8Array {
       const a = i >= bpp ? lines[y * stride + i - bpp] : 0;
       const b = y > 0 ? lines[(y - 1) * stride + i] : 0;
       const c = i >= bpp && y > 0 ? lines[(y - 1) * stride + i - bpp] : 0;
-      let pred = 0;
-      if (f === 1) pred = a;
-      else if (f === 2) pred = b;
-      else if (f === 3) pred = (a + b) >> 1;
-      else if (f === 4) {
-        const pa = Math.abs(b - c), pb = Math.abs(a - c), pc = Math.abs(a + b - 2 * c);
-        pred = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
-      }
+      const pred = pngPredictor(f, a, b, c);
       filtered[y * (stride + 1) + 1 + i] = (x - pred) & 0xff;
     }
   }

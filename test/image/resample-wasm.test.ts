@@ -1,12 +1,10 @@
 import { describe, it, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
 import { createRaster, type Raster } from '../../src/image/raster.ts';
 import { spanSampler, transformExtent } from '../../src/image/resample.ts';
 import { CUBIC_BITS, CUBIC_INT, MAX_BYTES, setWasmResample, wasmBicubicSampler, wasmExtentBicubic, wasmResampleStats } from '../../src/image/wasm/resample.ts';
 import type { Bbox } from '../../src/srs/types.ts';
-import { assembleWasm, wasmModule } from '../../scripts/wasm-source.ts';
+import { describeCommittedModule } from '../helpers/wasm-module.ts';
 
 /** Deterministic noise; opaque unless `alpha`. */
 function noise(w: number, h: number, seed: number, alpha = false): Raster {
@@ -205,12 +203,4 @@ describe('the WebAssembly span sampler at its limits', () => {
   });
 });
 
-const haveWat2wasm = !spawnSync('wat2wasm', ['--version']).error;
-
-describe('the committed resampling module', () => {
-  it('is what resample.wat assembles to (bun scripts/gen-wasm.ts)', { skip: !haveWat2wasm && 'wat2wasm is not installed (apt-get install wabt)' }, () => {
-    const text = assembleWasm('resample');
-    assert.equal(typeof text, 'string', JSON.stringify(text));
-    assert.equal(readFileSync(wasmModule('resample').ts, 'utf8'), text);
-  });
-});
+describeCommittedModule('resample', 'the committed resampling module');

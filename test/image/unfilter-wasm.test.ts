@@ -1,9 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { pngPredictor } from '../helpers/png-filter.ts';
 import { MAX_BYTES, wasmUnfilter } from '../../src/image/wasm/unfilter.ts';
-import { assembleWasm, wasmModule } from '../../scripts/wasm-source.ts';
+import { describeCommittedModule } from '../helpers/wasm-module.ts';
 
 // The WebAssembly unfilter against the PNG specification's definition,
 // written out here byte by byte.
@@ -26,15 +25,7 @@ function reference(raw: Uint8Array, height: number, stride: number, bpp: number)
       const a = i >= bpp ? out[y * stride + i - bpp] : 0;
       const b = y > 0 ? out[(y - 1) * stride + i] : 0;
       const c = i >= bpp && y > 0 ? out[(y - 1) * stride + i - bpp] : 0;
-      let pred = 0;
-      if (f === 1) pred = a;
-      else if (f === 2) pred = b;
-      else if (f === 3) pred = (a + b) >> 1;
-      else if (f === 4) {
-        const p = a + b - c;
-        const pa = Math.abs(p - a), pb = Math.abs(p - b), pc = Math.abs(p - c);
-        pred = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
-      }
+      const pred = pngPredictor(f, a, b, c);
       out[y * stride + i] = (x + pred) & 255;
     }
   }
@@ -184,12 +175,4 @@ describe('WebAssembly PNG unfilter', () => {
   });
 });
 
-const haveWat2wasm = !spawnSync('wat2wasm', ['--version']).error;
-
-describe('the committed WebAssembly module', () => {
-  it('is what unfilter.wat assembles to (bun scripts/gen-wasm.ts)', { skip: !haveWat2wasm && 'wat2wasm is not installed (apt-get install wabt)' }, () => {
-    const text = assembleWasm('unfilter');
-    assert.equal(typeof text, 'string', JSON.stringify(text));
-    assert.equal(readFileSync(wasmModule('unfilter').ts, 'utf8'), text);
-  });
-});
+describeCommittedModule('unfilter', 'the committed WebAssembly module');
