@@ -463,6 +463,19 @@ const opaqueR = new Int32Array(1 << 12);
 const opaqueG = new Int32Array(1 << 12);
 const opaqueB = new Int32Array(1 << 12);
 
+/** A little-endian pixel's FINE_RGB bucket: 4 bits of red, green, blue. */
+function opaqueBucket(p: number): number {
+  return ((p << 4) & 0xf00) | ((p >>> 8) & 0xf0) | ((p >>> 20) & 0xf);
+}
+
+/** Adds `run` pixels of colour p (little-endian) to the opaque scratch sums of its bucket. */
+function addOpaqueRun(bucket: number, p: number, run: number): void {
+  opaqueCount[bucket] += run;
+  opaqueR[bucket] += (p & 255) * run;
+  opaqueG[bucket] += ((p >>> 8) & 255) * run;
+  opaqueB[bucket] += ((p >>> 16) & 255) * run;
+}
+
 /** Whether fineSumsOpaque does an image's sums: alpha ignored, little-endian host, sums within int32. */
 function opaqueSumsApply(r: Raster, alpha: boolean): boolean {
   return !alpha && LE && r.width * r.height <= MAX_INT_SUM_PIXELS;
@@ -515,33 +528,25 @@ function fineSumsOpaque(
           slotKey[slot] = k;
           keys[index] = k;
         }
-        const bucket = ((p << 4) & 0xf00) | ((p >>> 8) & 0xf0) | ((p >>> 20) & 0xf);
+        const bucket = opaqueBucket(p);
         let j = i;
         do {
           bucketOf[j] = bucket;
           out[d + j - rowStart] = index;
           j++;
         } while (j < end && px[j] === p);
-        const run = j - i;
-        cnt[bucket] += run;
-        sr[bucket] += (p & 255) * run;
-        sg[bucket] += ((p >>> 8) & 255) * run;
-        sb[bucket] += ((p >>> 16) & 255) * run;
+        addOpaqueRun(bucket, p, j - i);
         i = j;
       }
     }
   }
   while (i < n) {
     const p = px[i];
-    const bucket = ((p << 4) & 0xf00) | ((p >>> 8) & 0xf0) | ((p >>> 20) & 0xf);
+    const bucket = opaqueBucket(p);
     let j = i;
     do bucketOf[j++] = bucket;
     while (j < n && px[j] === p);
-    const run = j - i;
-    cnt[bucket] += run;
-    sr[bucket] += (p & 255) * run;
-    sg[bucket] += ((p >>> 8) & 255) * run;
-    sb[bucket] += ((p >>> 16) & 255) * run;
+    addOpaqueRun(bucket, p, j - i);
     i = j;
   }
   // `used` in bucket order rather than first use: nothing downstream depends on its order.
