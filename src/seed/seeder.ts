@@ -305,7 +305,9 @@ export async function seedTask(task: SeedTask, opts: RunOptions): Promise<TaskRe
   let consecutiveFailures = 0;
 
   const job = async (coords: TileCoord[], level: number, seq: number): Promise<void> => {
-    const n = workOnMetatiles ? coords.reduce((k, c) => k + metaGrid.tileList(c).filter((x) => x !== null).length, 0) : coords.length;
+    // the tiles of its meta tiles (or the tiles themselves): what it counts for, and what it asks for
+    const all = coords.flatMap(tilesOf);
+    const n = all.length;
     // stopped before it began: not done, so the stored progress stays before it
     if (opts.stop.stopped) return;
     try {
@@ -322,7 +324,6 @@ export async function seedTask(task: SeedTask, opts: RunOptions): Promise<TaskRe
           // checking them here too cost the seed's own process a stat per tile (~4 % of a seed's wall
           // time on 2 cores). A half-written meta tile's tiles that are there are then read once more.
           const b = before();
-          const all = coords.flatMap(tilesOf);
           const wanted = processes ? all : all.filter((t) => !isFresh(tm, t, b));
           const todo = wanted.length ? wanted : coords;
           if (processes) await processes.run({ cache: task.cacheName, grid: task.gridName, refresh: task.refreshTimestamp, coords: todo });
