@@ -4,6 +4,7 @@
  * its workers by the supervisor's pid (as test/server/serve.test.ts does).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 /** The CLI entry, run with the current runtime. */
@@ -77,6 +78,44 @@ export interface Answer {
 export async function get(url: string, opts: { unix?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
   const r = await fetch(url, { headers: { Connection: 'close', ...opts.headers }, unix: opts.unix, signal: AbortSignal.timeout(10_000) } as RequestInit);
   return { status: r.status, worker: r.headers.get('x-mapproxy-worker'), text: await r.text(), headers: r.headers };
+}
+
+/**
+ * Whether the kernel hands the connections queued on a closing SO_REUSEPORT
+ * listener to the other listeners (net.ipv4.tcp_migrate_req=1, Linux 5.14+).
+ * Without it, a TCP connection arriving in the instant a replaced worker
+ * closes its listener is reset before any worker has seen it: serve cannot
+ * prevent that (it logs a hint). Tests that replace workers on a TCP port
+ * under load therefore retry such a connection there, and count it as a
+ * failure only where the kernel migrates queued connections (.ci/run turns
+ * that on).
+ */
+export function kernelMigratesQueuedConnections(): boolean {
+  try {
+    return fs.readFileSync('/proc/sys/net/ipv4/tcp_migrate_req', 'utf8').trim() !== '0';
+  } catch {
+    return false;
+  }
+}
+
+/** Whether e is fetch's error for a connection reset before any answer came. */
+export function isConnectionReset(e: unknown): boolean {
+  return (e as { code?: unknown } | undefined)?.code === 'ECONNRESET';
+}
+
+/**
+ * fn() on a TCP port whose workers are being replaced: tried again (3 tries
+ * in all) after a connection reset, unless the kernel would have migrated
+ * the connection (see kernelMigratesQueuedConnections).
+ */
+export async function acrossReplacements<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (attempt >= 3 || !isConnectionReset(e) || kernelMigratesQueuedConnections()) throw e;
+    }
+  }
 }
 
 /** The value of the first sample line of a Prometheus text document matching line (0 when there is none). */

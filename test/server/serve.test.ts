@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { spawnSync } from 'node:child_process';
-import { killGroup, sleep, spawnServe, type ServeProcess } from '../helpers/serve-process.ts';
+import { acrossReplacements, killGroup, sleep, spawnServe, type ServeProcess } from '../helpers/serve-process.ts';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -174,7 +174,8 @@ describe('mapproxy serve', () => {
       const viaUnix = n % 2 === 1;
       while (!stop) {
         try {
-          const r = viaUnix ? await unix('/tms/1.0.0/') : await tcp('/tms/1.0.0/');
+          // the UNIX socket never closes; on the TCP port see acrossReplacements
+          const r = viaUnix ? await unix('/tms/1.0.0/') : await acrossReplacements(() => tcp('/tms/1.0.0/'));
           if (r.status !== 200) failures.push(`status ${r.status}`);
           else ok++;
           const t = /title="([^"]*title)"/.exec(new TextDecoder().decode(r.body))?.[1];
@@ -291,7 +292,7 @@ describe('mapproxy serve --max-requests, --keepalive', () => {
     const pids = new Set<string>();
     const statuses: number[] = [];
     for (let i = 0; i < 30 && pids.size < 3; i++) {
-      const r = await get(`${url}/tiles/osm/webmercator/1/0/0.png`);
+      const r = await acrossReplacements(() => get(`${url}/tiles/osm/webmercator/1/0/0.png`));
       statuses.push(r.status);
       pids.add(r.worker!);
       await sleep(30);
