@@ -2,10 +2,12 @@
 // RGB(A) PNG that is slow in JS. A 256x256 RGBA tile decodes in ~0.4 ms
 // this way against ~0.7 ms through Bun.Image (decode, then the level-0 PNG
 // it has to hand back) and ~1.2 ms with a JS unfilter; a 1024x1024 meta
-// tile in ~8 ms against ~13. The module is 1.5 KB, compiled synchronously
-// on first use. Its memory holds one strip of an image's scanlines and
-// pixels (about 1 MB, MAX_BYTES at most) and keeps the largest size it
-// grew to: large images go through it a strip at a time.
+// tile in ~8 ms against ~13. It also packs RGBA pixels into the scanlines
+// of an uncompressed PNG, with their adler-32 (stored-png.ts). The module is
+// 4 KB, compiled synchronously on first use. Its memory holds one strip of
+// an image's scanlines and pixels (about 1-2 MB; MAX_BYTES at most for a
+// decode) and keeps the largest size it grew to: large images go through it
+// a strip at a time.
 import { Buffer } from 'node:buffer';
 import { growMemory } from './load.ts';
 import { UNFILTER_WASM_BASE64 } from './unfilter-wasm.ts';
@@ -14,6 +16,8 @@ interface Exports {
   memory: WebAssembly.Memory;
   unfilter(src: number, dst: number, height: number, stride: number, bpp: number): number;
   rgb_to_rgba(src: number, dst: number, count: number): void;
+  pack_rows(src: number, dst: number, width: number, rows: number, rgb: number): void;
+  adler32(ptr: number, len: number, adler: number): number;
 }
 
 /** Largest WebAssembly memory a decode may use. Larger images are unfiltered in strips of rows that fit it. */
@@ -107,4 +111,38 @@ export function wasmUnfilter(
     take(mem.subarray(out, out + outBytes * count), first, count);
   }
   return true;
+}
+
+/** Bytes of RGBA pixels packScanlines takes in at a time (its scanlines out need at most as many). */
+const PACK_STRIP_BYTES = 1 << 20;
+
+/**
+ * PNG scanlines with filter type 0 of an RGBA image (`data`, `width` pixels
+ * a row), RGB with `rgb` (alpha dropped) else RGBA, a strip of rows at a
+ * time: `take(lines, first, count)` gets rows first..first+count-1, each a 0
+ * byte and the samples, in a view of the module's memory valid only during
+ * the call. Returns zlib's adler-32 of all the scanlines, or undefined when
+ * WebAssembly is not there or cannot have the memory (nothing was handed over).
+ */
+export function packScanlines(
+  data: Uint8Array | Uint8ClampedArray, width: number, height: number, rgb: boolean,
+  take: (lines: Uint8Array, first: number, count: number) => void,
+): number | undefined {
+  const ex = instance();
+  if (!ex || width < 1) return undefined;
+  const rowIn = width * 4;
+  const line = width * (rgb ? 3 : 4) + 1;
+  const strip = Math.max(1, Math.min(height, Math.floor(PACK_STRIP_BYTES / rowIn)));
+  const dst = align(rowIn * strip);
+  if (!growMemory(ex.memory, dst + line * strip + SLACK)) return undefined;
+  const mem = new Uint8Array(ex.memory.buffer);
+  let adler = 1;
+  for (let first = 0; first < height; first += strip) {
+    const count = Math.min(strip, height - first);
+    mem.set(data.subarray(first * rowIn, (first + count) * rowIn), 0);
+    ex.pack_rows(0, dst, width, count, rgb ? 1 : 0);
+    adler = ex.adler32(dst, line * count, adler) >>> 0;
+    take(mem.subarray(dst, dst + line * count), first, count);
+  }
+  return adler;
 }

@@ -1,4 +1,5 @@
-;; PNG scanline unfiltering and RGB -> RGBA expansion for png-decode.ts.
+;; PNG scanline unfiltering and RGB -> RGBA expansion for png-decode.ts, and
+;; the scanlines and adler-32 of uncompressed PNGs for stored-png.ts.
 ;; The source of unfilter-wasm.ts: regenerate that file with
 ;; `bun scripts/gen-wasm.ts` (needs wat2wasm: apt-get install wabt).
 ;;
@@ -459,4 +460,106 @@
         (i32.store (local.get $dst) (i32.or (i32.load (local.get $src)) (i32.const 0xff000000)))
         (local.set $src (i32.add (local.get $src) (i32.const 3)))
         (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
-        (br $l)))))
+        (br $l))))
+
+  ;; PNG scanlines with filter type 0 from `rows` rows of RGBA pixels,
+  ;; `width` pixels a row: each row a 0 byte, then its RGB bytes (`rgb` = 1)
+  ;; or its RGBA bytes (`rgb` = 0). Writes up to 15 bytes past the end of the
+  ;; last scanline (the caller leaves slack there); a row's spill lands in
+  ;; the next row's bytes, which are written after it.
+  (func (export "pack_rows") (param $src i32) (param $dst i32) (param $width i32) (param $rows i32) (param $rgb i32)
+    (local $end i32) (local $vend i32)
+    (block $done
+      (loop $row
+        (br_if $done (i32.eqz (local.get $rows)))
+        (i32.store8 (local.get $dst) (i32.const 0))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 1)))
+        (local.set $end (i32.add (local.get $src) (i32.shl (local.get $width) (i32.const 2))))
+        (if (local.get $rgb)
+          (then
+            ;; 4 pixels a step: 16 bytes in, 12 out (the store's last 4 bytes are overwritten next)
+            (local.set $vend (i32.sub (local.get $end) (i32.const 15)))
+            (block $vdone
+              (loop $v
+                (br_if $vdone (i32.ge_s (local.get $src) (local.get $vend)))
+                (v128.store (local.get $dst)
+                  (i8x16.shuffle 0 1 2 4 5 6 8 9 10 12 13 14 0 0 0 0
+                    (v128.load (local.get $src)) (v128.load (local.get $src))))
+                (local.set $src (i32.add (local.get $src) (i32.const 16)))
+                (local.set $dst (i32.add (local.get $dst) (i32.const 12)))
+                (br $v)))
+            (block $tdone
+              (loop $t
+                (br_if $tdone (i32.ge_u (local.get $src) (local.get $end)))
+                (i32.store (local.get $dst) (i32.load (local.get $src)))
+                (local.set $src (i32.add (local.get $src) (i32.const 4)))
+                (local.set $dst (i32.add (local.get $dst) (i32.const 3)))
+                (br $t))))
+          (else
+            (memory.copy (local.get $dst) (local.get $src) (i32.shl (local.get $width) (i32.const 2)))
+            (local.set $dst (i32.add (local.get $dst) (i32.shl (local.get $width) (i32.const 2))))
+            (local.set $src (local.get $end))))
+        (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
+        (br $row))))
+
+  ;; zlib's adler-32 of `len` bytes at `ptr`, going on from `adler` (1 for a
+  ;; new stream). 16 bytes a step: the byte sums, their sums before each
+  ;; step (times 16 at the end) and the bytes weighted 16..1 in vectors,
+  ;; folded into s1 and s2 once per 5552 bytes (zlib's NMAX), as i64.
+  (func (export "adler32") (param $ptr i32) (param $len i32) (param $adler i32) (result i32)
+    (local $s1 i64) (local $s2 i64) (local $n i32) (local $vn i32) (local $k i32) (local $end i32)
+    (local $x v128) (local $vs1 v128) (local $vs2 v128) (local $vps v128)
+    (local.set $s1 (i64.extend_i32_u (i32.and (local.get $adler) (i32.const 0xffff))))
+    (local.set $s2 (i64.extend_i32_u (i32.shr_u (local.get $adler) (i32.const 16))))
+    (block $done
+      (loop $block
+        (br_if $done (i32.eqz (local.get $len)))
+        (local.set $n (select (i32.const 5552) (local.get $len) (i32.gt_u (local.get $len) (i32.const 5552))))
+        (local.set $vn (i32.and (local.get $n) (i32.const -16)))
+        (local.set $vs1 (v128.const i32x4 0 0 0 0))
+        (local.set $vs2 (v128.const i32x4 0 0 0 0))
+        (local.set $vps (v128.const i32x4 0 0 0 0))
+        (local.set $k (i32.const 0))
+        (block $vdone
+          (loop $v
+            (br_if $vdone (i32.ge_u (local.get $k) (local.get $vn)))
+            (local.set $x (v128.load (i32.add (local.get $ptr) (local.get $k))))
+            (local.set $vps (i32x4.add (local.get $vps) (local.get $vs1)))
+            (local.set $vs1 (i32x4.add (local.get $vs1)
+              (i32x4.extadd_pairwise_i16x8_u (i16x8.extadd_pairwise_i8x16_u (local.get $x)))))
+            (local.set $vs2 (i32x4.add (local.get $vs2)
+              (i32x4.add
+                (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_u (local.get $x)) (v128.const i16x8 16 15 14 13 12 11 10 9))
+                (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_u (local.get $x)) (v128.const i16x8 8 7 6 5 4 3 2 1)))))
+            (local.set $k (i32.add (local.get $k) (i32.const 16)))
+            (br $v)))
+        ;; s2 += s1 * vn + 16 * sum(vps) + sum(vs2); s1 += sum(vs1)
+        (local.set $s2 (i64.add (local.get $s2)
+          (i64.add
+            (i64.mul (local.get $s1) (i64.extend_i32_u (local.get $vn)))
+            (i64.add
+              (i64.shl (call $lanes (local.get $vps)) (i64.const 4))
+              (call $lanes (local.get $vs2))))))
+        (local.set $s1 (i64.add (local.get $s1) (call $lanes (local.get $vs1))))
+        ;; the last bytes of a stream, one at a time
+        (local.set $end (i32.add (local.get $ptr) (local.get $n)))
+        (local.set $k (i32.add (local.get $ptr) (local.get $vn)))
+        (block $tdone
+          (loop $t
+            (br_if $tdone (i32.ge_u (local.get $k) (local.get $end)))
+            (local.set $s1 (i64.add (local.get $s1) (i64.load8_u (local.get $k))))
+            (local.set $s2 (i64.add (local.get $s2) (local.get $s1)))
+            (local.set $k (i32.add (local.get $k) (i32.const 1)))
+            (br $t)))
+        (local.set $s1 (i64.rem_u (local.get $s1) (i64.const 65521)))
+        (local.set $s2 (i64.rem_u (local.get $s2) (i64.const 65521)))
+        (local.set $ptr (local.get $end))
+        (local.set $len (i32.sub (local.get $len) (local.get $n)))
+        (br $block)))
+    (i32.or (i32.shl (i32.wrap_i64 (local.get $s2)) (i32.const 16)) (i32.wrap_i64 (local.get $s1))))
+
+  ;; The sum of the four unsigned lanes of an i32x4.
+  (func $lanes (param $v v128) (result i64)
+    (i64.add
+      (i64.add (i64.extend_i32_u (i32x4.extract_lane 0 (local.get $v))) (i64.extend_i32_u (i32x4.extract_lane 1 (local.get $v))))
+      (i64.add (i64.extend_i32_u (i32x4.extract_lane 2 (local.get $v))) (i64.extend_i32_u (i32x4.extract_lane 3 (local.get $v)))))))
