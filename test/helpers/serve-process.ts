@@ -85,10 +85,7 @@ export async function get(url: string, opts: { unix?: string; headers?: Record<s
  * listener to the other listeners (net.ipv4.tcp_migrate_req=1, Linux 5.14+).
  * Without it, a TCP connection arriving in the instant a replaced worker
  * closes its listener is reset before any worker has seen it: serve cannot
- * prevent that (it logs a hint). Tests that replace workers on a TCP port
- * under load therefore retry such a connection there, and count it as a
- * failure only where the kernel migrates queued connections (.ci/run turns
- * that on).
+ * prevent that (it logs a hint). .ci/run turns migration on.
  */
 export function kernelMigratesQueuedConnections(): boolean {
   try {
@@ -98,23 +95,54 @@ export function kernelMigratesQueuedConnections(): boolean {
   }
 }
 
-/** Whether e is fetch's error for a connection reset before any answer came. */
+/** Whether e is fetch's error for a connection reset or closed before the whole answer came. */
 export function isConnectionReset(e: unknown): boolean {
   return (e as { code?: unknown } | undefined)?.code === 'ECONNRESET';
 }
 
 /**
- * fn() on a TCP port whose workers are being replaced: tried again (3 tries
- * in all) after a connection reset, unless the kernel would have migrated
- * the connection (see kernelMigratesQueuedConnections).
+ * Requests to a TCP port whose workers are being replaced. Where the kernel
+ * does not migrate queued connections (kernelMigratesQueuedConnections), a
+ * request whose connection is reset is sent again (3 tries in all). Every
+ * try carries its own `mp-try` query parameter and the ones that were reset
+ * are kept, so a test can show that no worker handled them: in its access
+ * log (assertNotHandled), or by the server's request counts. A reset request
+ * that a worker did handle is a real failure, and so is any reset where the
+ * kernel migrates connections.
  */
-export async function acrossReplacements<T>(fn: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await fn();
-    } catch (e) {
-      if (attempt >= 3 || !isConnectionReset(e) || kernelMigratesQueuedConnections()) throw e;
+export class AcrossReplacements {
+  /** The URLs of the tries that were reset. */
+  readonly reset: string[] = [];
+  private tries = 0;
+
+  async get<T>(url: string, fetchIt: (url: string) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const tried = `${url}${url.includes('?') ? '&' : '?'}mp-try=${++this.tries}`;
+      try {
+        return await fetchIt(tried);
+      } catch (e) {
+        if (attempt >= 3 || !isConnectionReset(e) || kernelMigratesQueuedConnections()) throw e;
+        this.reset.push(tried);
+      }
     }
+  }
+
+  /** Fails when an access log shows that a worker handled a request whose connection was reset. */
+  assertNotHandled(accessLog: string): void {
+    for (const u of this.reset) {
+      const tag = /[?&](mp-try=\d+)/.exec(u)![1];
+      if (new RegExp(`[?&]${tag}[ &]`).test(accessLog)) throw new Error(`a worker handled ${u}, yet its connection was reset`);
+    }
+  }
+}
+
+/** Whether a process (a worker, by its X-MapProxy-Worker pid) is still there. */
+export function alive(pid: string | number): boolean {
+  try {
+    process.kill(Number(pid), 0);
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -125,10 +153,12 @@ export function sample(text: string, line: RegExp): number {
 }
 
 /** Scrape /metrics at least once, and again (bounded by ms) until ok(text) holds; the last document either way. */
-export async function scrapeUntil(url: string, ok: (text: string) => boolean, ms: number): Promise<string> {
+export async function scrapeUntil(
+  url: string, ok: (text: string) => boolean, ms: number, fetchIt: (url: string) => Promise<Answer> = get,
+): Promise<string> {
   const end = Date.now() + ms;
   for (;;) {
-    const text = (await get(`${url}/metrics`)).text;
+    const text = (await fetchIt(`${url}/metrics`)).text;
     if (ok(text) || Date.now() >= end) return text;
     await sleep(50);
   }

@@ -9,18 +9,8 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { cli, debugTileConfig as config, get, killGroup, sample, scrapeUntil, sleep, startServe, type ServeProcess } from '../helpers/serve-process.ts';
+import { alive, cli, debugTileConfig as config, get, killGroup, sample, scrapeUntil, sleep, startServe, type ServeProcess } from '../helpers/serve-process.ts';
 
-
-/** Whether a process (a worker, by its X-MapProxy-Worker pid) is still there. */
-function alive(pid: string): boolean {
-  try {
-    process.kill(Number(pid), 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const BROKEN = 'layers:\n  - name: x\n    title: X\n    sources: [nope]\n';
 const tile = (app: string) => `/${app}/tiles/osm/webmercator/1/0/0.png`;

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { spawnSync } from 'node:child_process';
-import { acrossReplacements, killGroup, sleep, spawnServe, type ServeProcess } from '../helpers/serve-process.ts';
+import { AcrossReplacements, alive, killGroup, sleep, spawnServe, type ServeProcess } from '../helpers/serve-process.ts';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -170,12 +170,14 @@ describe('mapproxy serve', () => {
     let ok = 0;
     let stop = false;
     const from = mp.log().length;
+    // the UNIX socket never closes; on the TCP port a connection the kernel resets as an old worker
+    // leaves is asked again, and the access log must show no worker handled it (see AcrossReplacements)
+    const across = new AcrossReplacements();
     const fetcher = async (n: number) => {
       const viaUnix = n % 2 === 1;
       while (!stop) {
         try {
-          // the UNIX socket never closes; on the TCP port see acrossReplacements
-          const r = viaUnix ? await unix('/tms/1.0.0/') : await acrossReplacements(() => tcp('/tms/1.0.0/'));
+          const r = viaUnix ? await unix('/tms/1.0.0/') : await across.get(`${mp.url}/tms/1.0.0/`, (u) => get(u));
           if (r.status !== 200) failures.push(`status ${r.status}`);
           else ok++;
           const t = /title="([^"]*title)"/.exec(new TextDecoder().decode(r.body))?.[1];
@@ -198,6 +200,11 @@ describe('mapproxy serve', () => {
     expect(reloaded).toBe(true);
     expect(failures).toEqual([]);
     expect(ok).toBeGreaterThan(50);
+    if (across.reset.length) {
+      // the old workers' lines are in the log once they have exited
+      for (const end = Date.now() + 10_000; [...before].some(alive) && Date.now() < end; ) await sleep(50);
+      across.assertNotHandled(fs.readFileSync(accessLog, 'utf8'));
+    }
     expect(titles.has('First title') && titles.has('Second title')).toBe(true);
     // after the reload: only new workers, only the new config
     const r = await tcp(tile('osm2', 1, 0, 0));
@@ -284,15 +291,18 @@ describe('mapproxy serve --max-requests, --keepalive', () => {
     });
     const cfg = path.join(dir, 'mapproxy.yaml');
     fs.writeFileSync(cfg, config(`http://127.0.0.1:${upstream.port}`, 'T'));
-    mp = startServe([cfg, '-b', '127.0.0.1:0', '-w', '1', '--max-requests', '5', '--keepalive', '1', '--timeout', '10', '--debug'], dir);
+    const log = path.join(dir, 'access.log');
+    mp = startServe([cfg, '-b', '127.0.0.1:0', '-w', '1', '--max-requests', '5', '--keepalive', '1', '--timeout', '10', '--debug', '--access-log', log], dir);
     expect(await mp.waitForLog(/listening at http:\/\/127\.0\.0\.1:(\d+)/, 15_000)).toBe(true);
     const url = `http://127.0.0.1:${/listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(mp.log())![1]}`;
     // a request longer than the keep-alive idle time (Bun would cut it as idle)
     const long = get(`${url}/tiles/veryslow/webmercator/1/1/1.png`);
     const pids = new Set<string>();
     const statuses: number[] = [];
+    // see AcrossReplacements: a reset connection is asked again if no worker handled it
+    const across = new AcrossReplacements();
     for (let i = 0; i < 30 && pids.size < 3; i++) {
-      const r = await acrossReplacements(() => get(`${url}/tiles/osm/webmercator/1/0/0.png`));
+      const r = await across.get(`${url}/tiles/osm/webmercator/1/0/0.png`, (u) => get(u));
       statuses.push(r.status);
       pids.add(r.worker!);
       await sleep(30);
@@ -301,6 +311,11 @@ describe('mapproxy serve --max-requests, --keepalive', () => {
     expect(pids.size).toBeGreaterThanOrEqual(2);
     expect(mp.log()).toMatch(/reached its request limit, starting its replacement/);
     expect((await long).status).toBe(200);
+    if (across.reset.length) {
+      // the replaced workers' lines are in the log once they have exited
+      for (const end = Date.now() + 5000; [...pids].slice(0, -1).some(alive) && Date.now() < end; ) await sleep(50);
+      across.assertNotHandled(fs.readFileSync(log, 'utf8'));
+    }
   }, 20_000);
 });
 
