@@ -20,9 +20,9 @@ const ZLIB_AT = 8 + 25 + 8;
  * The raster as an 8-bit PNG without compression: RGB with `alpha` false
  * (alpha dropped, as PIL's convert('RGB') does), else RGBA. Undefined where
  * WebAssembly is not there, or a scanline does not fit one stored block
- * (wider than 21,845 RGB or 16,383 RGBA pixels): the caller goes another way.
+ * (wider than 21,844 RGB or 16,383 RGBA pixels): the caller goes another way.
  */
-export function storedPng(r: Raster, alpha: boolean): Uint8Array<ArrayBuffer> | undefined {
+export function storedPng(r: Raster, alpha: boolean): Uint8Array | undefined {
   const { width, height } = r;
   const line = width * (alpha ? 4 : 3) + 1;
   if (width < 1 || height < 1 || line > MAX_STORED) return undefined;
@@ -31,7 +31,8 @@ export function storedPng(r: Raster, alpha: boolean): Uint8Array<ArrayBuffer> | 
   const blocks = Math.ceil(height / perBlock);
   const zlen = 2 + blocks * 5 + line * height + 4;
   // every byte is written below: no zeroing of megabytes
-  const out = new Uint8Array(Buffer.allocUnsafeSlow(ZLIB_AT + zlen + 4 + 12).buffer);
+  const buf = Buffer.allocUnsafeSlow(ZLIB_AT + zlen + 4 + 12);
+  const out = new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
   const v = new DataView(out.buffer);
   out.set(PNG_SIGNATURE);
   v.setUint32(8, 13);

@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { Buffer } from 'node:buffer';
 import { crc32, inflateSync } from 'node:zlib';
 import { rasterToBmp } from '../../src/image/bmp.ts';
 import { decodeImage, encodeImage } from '../../src/image/codec.ts';
@@ -82,6 +83,33 @@ function chunks(png: Uint8Array): { type: string; data: Uint8Array }[] {
   return out;
 }
 
+/** The PNG storedPng should write, built here from the definitions: whole scanlines per stored block. */
+function referencePng(r: Raster, alpha: boolean): Uint8Array {
+  const lines = referenceScanlines(r, alpha);
+  const line = r.width * (alpha ? 4 : 3) + 1;
+  const perBlock = Math.floor(65535 / line);
+  const z: number[] = [0x78, 0x01];
+  for (let y = 0; y < r.height; y += perBlock) {
+    const len = Math.min(perBlock, r.height - y) * line;
+    z.push(y + perBlock >= r.height ? 1 : 0, len & 255, len >>> 8, ~len & 255, (~len >>> 8) & 255, ...lines.subarray(y * line, y * line + len));
+  }
+  const adler = referenceAdler(lines);
+  z.push(adler >>> 24, (adler >>> 16) & 255, (adler >>> 8) & 255, adler & 255);
+  const chunk = (type: string, data: number[]): number[] => {
+    const body = [...type].map((c) => c.charCodeAt(0)).concat(data);
+    const crc = crc32(new Uint8Array(body)) >>> 0;
+    const n = data.length;
+    return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255, ...body, crc >>> 24, (crc >>> 16) & 255, (crc >>> 8) & 255, crc & 255];
+  };
+  const be = (n: number) => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255];
+  return new Uint8Array([
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a,
+    ...chunk('IHDR', [...be(r.width), ...be(r.height), 8, alpha ? 6 : 2, 0, 0, 0]),
+    ...chunk('IDAT', z),
+    ...chunk('IEND', []),
+  ]);
+}
+
 describe('packScanlines (WebAssembly)', () => {
   it('writes RGB and RGBA scanlines with filter type 0 and their adler-32, for any width', () => {
     // widths around the 4-pixel vector step, and heights that end in every byte position of a 16-byte step
@@ -127,6 +155,24 @@ describe('storedPng', () => {
     }
   });
 
+  it('writes every byte itself: into memory full of junk, the same PNG as built from the definitions', () => {
+    // the buffer comes from Buffer.allocUnsafeSlow, unzeroed; make sure it holds junk
+    const real = Buffer.allocUnsafeSlow;
+    Buffer.allocUnsafeSlow = (n: number) => real(n).fill(0xa5);
+    try {
+      // one block, several blocks with a short last one, a block per scanline, strips ending inside blocks
+      for (const [w, h] of [[1, 1], [5, 3], [1024, 50], [21_000, 2], [1000, 300], [13, 5000]]) {
+        const r = noise(w, h, w ^ h);
+        for (const alpha of [false, true]) {
+          if (w * 4 + 1 > 65535 && alpha) continue;
+          assert.deepEqual(storedPng(r, alpha), referencePng(r, alpha), `${w}x${h} ${alpha ? 'RGBA' : 'RGB'}`);
+        }
+      }
+    } finally {
+      Buffer.allocUnsafeSlow = real;
+    }
+  });
+
   it('decodes to the raster: RGB with alpha 255, RGBA as it was', async () => {
     const r = noise(257, 130, 3);
     for (const alpha of [false, true]) {
@@ -154,10 +200,16 @@ describe('encodeImage through Bun.Image', { skip: typeof Bun === 'undefined' || 
   };
 
   it('gives the bytes the BMP it replaced gave: JPEG (alpha ignored) and PNG (alpha kept)', async () => {
+    const withAlpha = (r: Raster, a: number): Raster => {
+      const data = new Uint8ClampedArray(r.data);
+      for (let i = 3; i < data.length; i += 4) data[i] = a;
+      return { ...r, data };
+    };
     for (const [w, h] of [[1024, 768], [256, 256], [5, 3]]) {
-      const r = noise(w, h, w * h);
-      assert.deepEqual(new Uint8Array(await encodeImage(r, { format: 'jpeg', jpegQuality: 90 })), await viaBmp(r, 'jpeg', false), `${w}x${h} JPEG`);
-      assert.deepEqual(new Uint8Array(await encodeImage(r, { format: 'png', pngCompression: 6 })), await viaBmp(r, 'png', true), `${w}x${h} PNG`);
+      for (const r of [noise(w, h, w * h), withAlpha(noise(w, h, w + h), 255), withAlpha(noise(w, h, w - h), 0)]) {
+        assert.deepEqual(new Uint8Array(await encodeImage(r, { format: 'jpeg', jpegQuality: 90 })), await viaBmp(r, 'jpeg', false), `${w}x${h} JPEG`);
+        assert.deepEqual(new Uint8Array(await encodeImage(r, { format: 'png', pngCompression: 6 })), await viaBmp(r, 'png', true), `${w}x${h} PNG`);
+      }
     }
   });
 

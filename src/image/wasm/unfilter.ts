@@ -113,7 +113,7 @@ export function wasmUnfilter(
   return true;
 }
 
-/** Bytes of RGBA pixels packScanlines takes in at a time (its scanlines out need at most as many). */
+/** Bytes of RGBA pixels packScanlines takes in at a time (its scanlines out take up to a byte a row more). */
 const PACK_STRIP_BYTES = 1 << 20;
 
 /**

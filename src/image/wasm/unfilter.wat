@@ -464,8 +464,8 @@
 
   ;; PNG scanlines with filter type 0 from `rows` rows of RGBA pixels,
   ;; `width` pixels a row: each row a 0 byte, then its RGB bytes (`rgb` = 1)
-  ;; or its RGBA bytes (`rgb` = 0). Writes up to 15 bytes past the end of the
-  ;; last scanline (the caller leaves slack there); a row's spill lands in
+  ;; or its RGBA bytes (`rgb` = 0). RGB rows write up to 4 bytes past their
+  ;; end (the caller leaves slack after the last one); a row's spill lands in
   ;; the next row's bytes, which are written after it.
   (func (export "pack_rows") (param $src i32) (param $dst i32) (param $width i32) (param $rows i32) (param $rgb i32)
     (local $end i32) (local $vend i32)
@@ -477,7 +477,8 @@
         (local.set $end (i32.add (local.get $src) (i32.shl (local.get $width) (i32.const 2))))
         (if (local.get $rgb)
           (then
-            ;; 4 pixels a step: 16 bytes in, 12 out (the store's last 4 bytes are overwritten next)
+            ;; 4 pixels a step: 16 bytes in, 12 out (the store's last 4 bytes are overwritten next).
+            ;; vend is below 0 for rows under 16 bytes at address 0: compared signed (memory < 2 GB)
             (local.set $vend (i32.sub (local.get $end) (i32.const 15)))
             (block $vdone
               (loop $v
