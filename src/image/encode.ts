@@ -15,6 +15,7 @@ import { constants as zlibConstants, crc32 } from 'node:zlib';
 import { encodeImage } from './codec.ts';
 import type { ImageOptions } from './image-options.ts';
 import { paletteSize, quantize, quantizeInto, type IndexedImage, type QuantizeOptions } from './palette.ts';
+import { PNG_SIGNATURE, writeChunkType } from './png-chunk.ts';
 import { encodePng } from './png-encode.ts';
 import { isOpaque, type Raster } from './raster.ts';
 import { encodeTiff, type GeoReference, type TiffCompression } from './tiff-encode.ts';
@@ -220,8 +221,6 @@ function writeIndexedPng(width: number, height: number, scan: Uint8Array, palett
   return writePng(chunks);
 }
 
-const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
-
 function writePng(chunks: [string, Uint8Array][]): Uint8Array<ArrayBuffer> {
   let size = 8;
   for (const [, data] of chunks) size += 12 + data.length;
@@ -231,7 +230,7 @@ function writePng(chunks: [string, Uint8Array][]): Uint8Array<ArrayBuffer> {
   let p = 8;
   for (const [type, data] of chunks) {
     v.setUint32(p, data.length);
-    for (let i = 0; i < 4; i++) out[p + 4 + i] = type.charCodeAt(i);
+    writeChunkType(out, p + 4, type);
     out.set(data, p + 8);
     v.setUint32(p + 8 + data.length, crc32(out.subarray(p + 4, p + 8 + data.length)) >>> 0);
     p += 12 + data.length;

@@ -18,8 +18,7 @@ import { constants as zlibConstants, createInflate, deflateSync, inflateSync } f
 import { createRaster, releaseBuffer, TRANSPARENT, uninitializedRaster, type Raster, type Rgba } from './raster.ts';
 import { wasmUnfilter, wasmUnfilterFits, type ScanlineSource } from './wasm/unfilter.ts';
 import { openHandle } from './zlib-handle.ts';
-
-const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+import { PNG_SIGNATURE } from './png-chunk.ts';
 
 interface Header {
   width: number;
@@ -361,7 +360,7 @@ export function pngColorType(b: Uint8Array): number | undefined {
 }
 
 function readChunks(b: Uint8Array): Chunks {
-  for (let i = 0; i < 8; i++) if (b[i] !== SIGNATURE[i]) throw new Error('not a PNG');
+  for (let i = 0; i < 8; i++) if (b[i] !== PNG_SIGNATURE[i]) throw new Error('not a PNG');
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
   let header: Header | undefined;
   const idat: Uint8Array[] = [];

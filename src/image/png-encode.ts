@@ -4,6 +4,7 @@
 // filtering matches libpng/Pillow sizes while honouring the compression level.
 
 import { deflateSync } from 'node:zlib';
+import { PNG_SIGNATURE, writeChunkType } from './png-chunk.ts';
 import type { Raster } from './raster.ts';
 
 const CRC_TABLE = (() => {
@@ -42,11 +43,11 @@ export function encodePng(r: Raster, level = 6): Uint8Array<ArrayBuffer> {
   const idat = deflateSync(filtered, { level });
   const out = new Uint8Array(8 + 25 + 12 + idat.length + 12);
   const v = new DataView(out.buffer);
-  out.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  out.set(PNG_SIGNATURE);
   let p = 8;
   const chunk = (type: string, len: number, write: (at: number) => void) => {
     v.setUint32(p, len);
-    for (let i = 0; i < 4; i++) out[p + 4 + i] = type.charCodeAt(i);
+    writeChunkType(out, p + 4, type);
     write(p + 8);
     v.setUint32(p + 8 + len, crc32(out, p + 4, p + 8 + len));
     p += 12 + len;

@@ -7,10 +7,10 @@
 
 import { Buffer } from 'node:buffer';
 import { crc32 } from 'node:zlib';
+import { PNG_SIGNATURE, writeChunkType } from './png-chunk.ts';
 import type { Raster } from './raster.ts';
 import { packScanlines } from './wasm/unfilter.ts';
 
-const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 /** The most a stored deflate block holds. */
 const MAX_STORED = 65535;
 /** Signature, IHDR chunk, IDAT's length and type: where the zlib stream starts. */
@@ -36,7 +36,7 @@ export function storedPng(r: Raster, alpha: boolean): Uint8Array | undefined {
   const v = new DataView(out.buffer);
   out.set(PNG_SIGNATURE);
   v.setUint32(8, 13);
-  writeType(out, 12, 'IHDR');
+  writeChunkType(out, 12, 'IHDR');
   v.setUint32(16, width);
   v.setUint32(20, height);
   out[24] = 8; // bit depth
@@ -44,7 +44,7 @@ export function storedPng(r: Raster, alpha: boolean): Uint8Array | undefined {
   out[26] = out[27] = out[28] = 0; // compression, filter and interlace
   v.setUint32(29, crc32(out.subarray(12, 29)) >>> 0);
   v.setUint32(33, zlen);
-  writeType(out, 37, 'IDAT');
+  writeChunkType(out, 37, 'IDAT');
   out[ZLIB_AT] = 0x78; // deflate, 32 KB window
   out[ZLIB_AT + 1] = 0x01; // no preset dictionary, check bits
   const adler = packScanlines(r.data, width, height, !alpha, (lines, first, count) => {
@@ -71,11 +71,7 @@ export function storedPng(r: Raster, alpha: boolean): Uint8Array | undefined {
   v.setUint32(idatEnd, crc32(out.subarray(37, idatEnd)) >>> 0);
   // IEND: length 0, its type, and the CRC of the type
   v.setUint32(idatEnd + 4, 0);
-  writeType(out, idatEnd + 8, 'IEND');
+  writeChunkType(out, idatEnd + 8, 'IEND');
   v.setUint32(idatEnd + 12, 0xae426082);
   return out;
-}
-
-function writeType(out: Uint8Array, at: number, type: string): void {
-  for (let i = 0; i < 4; i++) out[at + i] = type.charCodeAt(i);
 }
