@@ -10,13 +10,14 @@ import { fileURLToPath } from 'node:url';
 export const WASM_MODULES = [
   { name: 'unfilter', constant: 'UNFILTER_WASM_BASE64' },
   { name: 'resample', constant: 'RESAMPLE_WASM_BASE64' },
+  { name: 'quantize', constant: 'QUANTIZE_WASM_BASE64' },
 ].map((m) => ({
   ...m,
   wat: fileURLToPath(new URL(`../src/image/wasm/${m.name}.wat`, import.meta.url)),
   ts: fileURLToPath(new URL(`../src/image/wasm/${m.name}-wasm.ts`, import.meta.url)),
 }));
 
-/** The module named `name` (unfilter, resample). */
+/** The module named `name` (unfilter, resample, quantize). */
 export function wasmModule(name: string): (typeof WASM_MODULES)[number] {
   const m = WASM_MODULES.find((x) => x.name === name);
   if (!m) throw new Error(`no WebAssembly module ${name}`);

@@ -19,6 +19,7 @@
 // invisible, and keeping it would only spend palette entries.
 
 import { isOpaque, type Raster } from './raster.ts';
+import { BUCKETS, opaqueSums, type OpaqueSums } from './wasm/quantize.ts';
 
 /** An indexed image: palette entries as RGBA (4 bytes each), one palette index per pixel. */
 export interface IndexedImage {
@@ -100,7 +101,7 @@ export function quantizeInto(r: Raster, layout: IndexLayout, opts: QuantizeOptio
   }
   if (opts.quantizer === 'mediancut') {
     const img = medianCutQuantize(r, colors, alpha);
-    copyIndices(img, layout);
+    copyRows(img.indices, img.width, img.height, layout);
     return img;
   }
   return octreeInto(r, colors, alpha, layout, false);
@@ -111,11 +112,6 @@ function checkLayout(r: Raster, { out, rowStride, offset }: IndexLayout): void {
   if (rowStride < r.width || offset < 0 || offset + (r.height - 1) * rowStride + r.width > out.length) {
     throw new RangeError(`index layout (stride ${rowStride}, offset ${offset}, ${out.length} bytes) too small for ${r.width}x${r.height}`);
   }
-}
-
-function copyIndices(img: IndexedImage, { out, rowStride, offset }: IndexLayout): void {
-  const w = img.width;
-  for (let y = 0; y < img.height; y++) out.set(img.indices.subarray(y * w, (y + 1) * w), offset + y * rowStride);
 }
 
 /** Indices of a w x h image in a buffer of their own, row after row. */
@@ -373,13 +369,23 @@ function octreeWith(
   const { fb, parent, fine, coarseSize } = s;
   const w = r.width, h = r.height;
   const n = w * h;
-  const px = pixels32(r);
   const useAlpha = alpha && fb[3] > 0;
-  const bucketOf = bucketBuffer(n);
-  if (opaqueSumsApply(r, alpha)) {
-    const colors = fineSumsOpaque(px, w, h, bucketOf, fine, used, tryExact ? max : 0, layout);
+  // The opaque passes in WebAssembly where it is there (wasm/quantize.ts:
+  // about a third of the time the JS ones take on map tiles), with
+  // `bucketOf` unused; JS otherwise.
+  const wasm = opaqueSumsApply(r, alpha) ? opaqueSums(r.data, w, h, tryExact ? max : 0) : undefined;
+  const bucketOf = wasm ? undefined : bucketBuffer(n);
+  if (wasm) {
+    if (wasm.colors >= 0) {
+      copyRows(wasm.indices, w, h, layout);
+      exactKeys.set(wasm.keys.subarray(0, wasm.colors));
+    }
+    takeOpaqueSums(wasm, fine, used);
+    if (wasm.colors >= 0) return exactResult(wasm.colors);
+  } else if (opaqueSumsApply(r, alpha)) {
+    const colors = fineSumsOpaque(pixels32(r), w, h, bucketOf!, fine, used, tryExact ? max : 0, layout);
     if (colors >= 0) return exactResult(colors);
-  } else fineSums(px, bucketOf, alpha, useAlpha, fb, fine, used);
+  } else fineSums(pixels32(r), bucketOf!, alpha, useAlpha, fb, fine, used);
 
   const coarse = newCube(coarseSize);
   for (const f of used) {
@@ -446,10 +452,16 @@ function octreeWith(
     if (lookup[f] < 0) lookup[f] = nearestEntry(palette, total, fine, f);
   }
 
-  const { out, rowStride, offset } = layout;
-  for (let y = 0, i = 0; y < h; y++) {
-    const d = offset + y * rowStride - i;
-    for (const end = i + w; i < end; i++) out[d + i] = lookup[bucketOf[i]];
+  if (wasm) {
+    for (const f of used) wasm.lookup[f] = lookup[f];
+    wasm.map();
+    copyRows(wasm.indices, w, h, layout);
+  } else {
+    const { out, rowStride, offset } = layout;
+    for (let y = 0, i = 0; y < h; y++) {
+      const d = offset + y * rowStride - i;
+      for (const end = i + w; i < end; i++) out[d + i] = lookup[bucketOf![i]];
+    }
   }
   return orderTranslucentFirst(palette, false, w, h, layout);
 }
@@ -562,6 +574,30 @@ function fineSumsOpaque(
     cnt[f] = sr[f] = sg[f] = sb[f] = 0;
   }
   return colors;
+}
+
+/** Moves the wasm pass's bucket sums into the fine cube (as fineSumsOpaque leaves them), zeroing them there. */
+function takeOpaqueSums({ sums }: OpaqueSums, fine: Cube, used: number[]): void {
+  for (let f = 0, o = 0; f < BUCKETS; f++, o += 4) {
+    const c = sums[o + 3];
+    if (c === 0) continue;
+    used.push(f);
+    fine.count[f] = c;
+    fine.r[f] = sums[o];
+    fine.g[f] = sums[o + 1];
+    fine.b[f] = sums[o + 2];
+    fine.a[f] = 255 * c;
+    sums[o] = sums[o + 1] = sums[o + 2] = sums[o + 3] = 0;
+  }
+}
+
+/** Copies w x h indices, row after row in `src`, into a layout. */
+function copyRows(src: Uint8Array, w: number, h: number, { out, rowStride, offset }: IndexLayout): void {
+  if (rowStride === w) {
+    out.set(src.subarray(0, w * h), offset);
+    return;
+  }
+  for (let y = 0; y < h; y++) out.set(src.subarray(y * w, (y + 1) * w), offset + y * rowStride);
 }
 
 /** The palette of the first `colors` entries of exactKeys (all opaque: nothing to reorder). */
