@@ -1,6 +1,7 @@
 // Turns an imported .wasm asset into a compiled module, whichever form the
 // import produced (embedded bytes in the bundle, a path under `bun file.ts`).
 
+import { Buffer } from 'node:buffer';
 import { readFileBytes } from '../../runtime/runtime.ts';
 
 /** Compiles an imported .wasm asset; accepts embedded bytes or a file path. */
@@ -23,4 +24,23 @@ export function growMemory(memory: WebAssembly.Memory, bytes: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * The exports of a module given as base64 (a generated NAME-wasm.ts),
+ * compiled and instantiated synchronously on the first call and kept; null
+ * where the runtime cannot (no WebAssembly, or no SIMD): the caller then
+ * does the work in JS.
+ */
+export function lazyInstance<T>(base64: string): () => T | null {
+  let exports: T | null | undefined;
+  return () => {
+    if (exports !== undefined) return exports;
+    try {
+      exports = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(base64, 'base64')), {}).exports as unknown as T;
+    } catch {
+      exports = null;
+    }
+    return exports;
+  };
 }

@@ -8,8 +8,7 @@
 // ms in JS; on noise about 0.28 ms. The module is about 1 KB, compiled
 // synchronously on first use; its memory holds one image's pixels, indices
 // and run bits (about 5.2 bytes a pixel) and keeps the largest size it grew to.
-import { Buffer } from 'node:buffer';
-import { growMemory } from './load.ts';
+import { growMemory, lazyInstance } from './load.ts';
 import { QUANTIZE_WASM_BASE64 } from './quantize-wasm.ts';
 
 interface Exports {
@@ -33,19 +32,8 @@ export const MAX_QUANTIZE_PIXELS = 1 << 20;
 
 const align = (a: number): number => (a + 15) & ~15;
 
-let exports: Exports | null | undefined;
-
-function instance(): Exports | null {
-  if (exports !== undefined) return exports;
-  try {
-    const mod = new WebAssembly.Module(Buffer.from(QUANTIZE_WASM_BASE64, 'base64'));
-    exports = new WebAssembly.Instance(mod, {}).exports as unknown as Exports;
-  } catch {
-    // no WebAssembly (or no SIMD): the quantizer stays in JS
-    exports = null;
-  }
-  return exports;
-}
+/** The module, or null without WebAssembly (or SIMD): the quantizer stays in JS. */
+const instance = lazyInstance<Exports>(QUANTIZE_WASM_BASE64);
 
 /** One image's pass through the module: its results, as views of the module's memory. */
 export interface OpaqueSums {

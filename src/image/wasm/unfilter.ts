@@ -8,8 +8,7 @@
 // an image's scanlines and pixels (about 1-2 MB; MAX_BYTES at most for a
 // decode) and keeps the largest size it grew to: large images go through it
 // a strip at a time.
-import { Buffer } from 'node:buffer';
-import { growMemory } from './load.ts';
+import { growMemory, lazyInstance } from './load.ts';
 import { UNFILTER_WASM_BASE64 } from './unfilter-wasm.ts';
 
 interface Exports {
@@ -27,19 +26,8 @@ const STRIP_BYTES = 1 << 20;
 /** Bytes the vector loops may touch past the end of a region. */
 const SLACK = 16;
 
-let exports: Exports | null | undefined;
-
-function instance(): Exports | null {
-  if (exports !== undefined) return exports;
-  try {
-    const mod = new WebAssembly.Module(Buffer.from(UNFILTER_WASM_BASE64, 'base64'));
-    exports = new WebAssembly.Instance(mod, {}).exports as unknown as Exports;
-  } catch {
-    // no WebAssembly (or no SIMD): callers unfilter in JS
-    exports = null;
-  }
-  return exports;
-}
+/** The module, or null without WebAssembly (or SIMD): callers unfilter in JS. */
+const instance = lazyInstance<Exports>(UNFILTER_WASM_BASE64);
 
 const align = (n: number): number => (n + 15) & ~15;
 
