@@ -326,7 +326,7 @@ export function octreeQuantize(r: Raster, colors = 256, alpha = true): IndexedIm
 /**
  * octreeQuantize's work into a layout; `max` already clamped. With
  * `tryExact`, the image's own colours when there are few enough of them
- * (only where fineSumsOpaque applies, which finds both in one pass).
+ * (only where the opaque passes apply, which find both in one pass).
  */
 function octreeInto(r: Raster, max: number, alpha: boolean, layout: IndexLayout, tryExact: boolean): Palette {
   const setup = cubeSetup(alpha);
@@ -376,12 +376,13 @@ function octreeWith(
   const wasm = opaqueSumsApply(r, alpha) ? opaqueSums(r.data, w, h, tryExact ? max : 0) : undefined;
   const bucketOf = wasm ? undefined : bucketBuffer(n);
   if (wasm) {
+    // the sums first: the module's must be zero again whatever follows
+    takeOpaqueSums(wasm, fine, used);
     if (wasm.colors >= 0) {
       copyRows(wasm.indices, w, h, layout);
       exactKeys.set(wasm.keys.subarray(0, wasm.colors));
+      return exactResult(wasm.colors);
     }
-    takeOpaqueSums(wasm, fine, used);
-    if (wasm.colors >= 0) return exactResult(wasm.colors);
   } else if (opaqueSumsApply(r, alpha)) {
     const colors = fineSumsOpaque(pixels32(r), w, h, bucketOf!, fine, used, tryExact ? max : 0, layout);
     if (colors >= 0) return exactResult(colors);

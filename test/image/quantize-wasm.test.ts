@@ -20,25 +20,28 @@ function rng(seed: number): () => number {
 }
 
 /**
- * An image of runs: `colors` distinct colours (random alpha bytes, which the
- * passes ignore), each run `run` pixels long or random up to `run` with
- * `vary`. Runs go on across row ends.
+ * An image of runs: `colors` distinct colours, each run `run` pixels long or
+ * random up to `run` with `vary`. Runs go on across row ends. Alpha, which
+ * the passes ignore, is random for each run, or with `alphaNoise` for each
+ * pixel (runs of one colour whose pixels all differ).
  */
-function runs(width: number, height: number, colors: number, run: number, seed: number, vary = false): Raster {
+function runs(width: number, height: number, colors: number, run: number, seed: number, vary = false, alphaNoise = false): Raster {
   const rand = rng(seed);
   const palette = Array.from({ length: colors }, () => rand() & 0xffffff);
   const data = new Uint8ClampedArray(width * height * 4);
   let left = 0;
   let c = 0;
+  let a = 0;
   for (let i = 0; i < width * height; i++) {
     if (left-- <= 0) {
       c = palette[rand() % colors];
+      a = rand() & 255;
       left = (vary ? 1 + (rand() % run) : run) - 1;
     }
     data[i * 4] = c & 255;
     data[i * 4 + 1] = (c >>> 8) & 255;
     data[i * 4 + 2] = (c >>> 16) & 255;
-    data[i * 4 + 3] = rand() & 255;
+    data[i * 4 + 3] = alphaNoise ? rand() & 255 : a;
   }
   return { width, height, data };
 }
@@ -106,8 +109,11 @@ describe('opaqueSums (quantize.wat)', () => {
     const sizes: [number, number][] = [[1, 1], [2, 1], [15, 1], [16, 1], [17, 1], [63, 1], [64, 1], [65, 1], [7, 9], [31, 5], [64, 3], [100, 7], [256, 256]];
     let seed = 1;
     for (const [w, h] of sizes) {
-      for (const [colors, run, vary] of [[1, 1, false], [3, 40, true], [200, 9, true], [255, 1, false], [256, 2, false], [5000, 1, false], [300, 4, true]] as const) {
-        const r = runs(w, h, colors, run, seed++, vary);
+      for (const [colors, run, vary, alphaNoise] of [
+        [1, 1, false, false], [3, 40, true, false], [200, 9, true, false], [255, 1, false, false], [256, 2, false, false],
+        [5000, 1, false, false], [300, 4, true, false], [300, 6, true, true], [2, 50, false, true],
+      ] as const) {
+        const r = runs(w, h, colors, run, seed++, vary, alphaNoise);
         for (const max of [0, 1, 2, 255]) check(r, max, `${w}x${h} colours ${colors} run ${run} max ${max}`);
       }
     }
@@ -136,9 +142,44 @@ describe('opaqueSums (quantize.wat)', () => {
     check(a, 0, 'first again');
   });
 
-  it('declines images larger than it takes', () => {
+  it('writes nothing past the 16 bytes of slack after the indices', () => {
+    // A large image first, so that the memory reaches well past each small
+    // image's indices; bytes after their slack are then set and must stay.
+    const grow = opaqueSums(runs(300, 300, 50, 3, 30).data, 300, 300, 0)!;
+    grow.sums.fill(0);
+    let seed = 40;
+    for (const [w, h] of [[1, 1], [5, 3], [16, 1], [64, 1], [65, 2], [100, 7], [127, 3], [256, 4]]) {
+      for (const [colors, run] of [[3, 1], [3, 30], [200, 5], [5000, 1], [5000, 2]]) {
+        const r = runs(w, h, colors, run, seed++, true);
+        const n = w * h;
+        for (const max of [0, 255]) {
+          const first = opaqueSums(r.data, w, h, max)!;
+          first.sums.fill(0);
+          const after = new Uint8Array(first.indices.buffer, first.indices.byteOffset + n + 16, 256);
+          after.fill(0xa5);
+          const got = opaqueSums(r.data, w, h, max)!;
+          assert.equal(got.indices.byteOffset, first.indices.byteOffset);
+          got.sums.fill(0);
+          assert.ok(after.every((b) => b === 0xa5), `${w}x${h} colours ${colors} run ${run} max ${max}: sums wrote past the slack`);
+          got.map();
+          assert.ok(after.every((b) => b === 0xa5), `${w}x${h} colours ${colors} run ${run} max ${max}: map wrote past the slack`);
+        }
+      }
+    }
+  });
+
+  it('declines images larger than it takes, and data shorter than the size says', () => {
     assert.equal(opaqueSums(new Uint8Array(4), 0, 1, 0), undefined);
     assert.equal(opaqueSums(new Uint8Array(0), MAX_QUANTIZE_PIXELS + 1, 1, 0), undefined);
+    assert.equal(opaqueSums(new Uint8Array(4 * 16 - 1), 4, 4, 0), undefined);
+  });
+
+  it('takes at most 256 exact colours, whatever it is asked for', () => {
+    const r = runs(64, 64, 5000, 1, 50);
+    const got = opaqueSums(r.data, 64, 64, 5000)!;
+    assert.equal(got.colors, -1);
+    assert.deepEqual(got.sums, wantSums(r));
+    got.sums.fill(0);
   });
 });
 

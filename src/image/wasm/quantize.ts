@@ -5,9 +5,9 @@
 // step and kept as a bit string; images of short runs (noise, imagery) go
 // a pixel at a time once no exact palette is sought. On the seed bench's
 // map tiles the two passes take about 0.09 ms a 256x256 tile against 0.29
-// ms in JS; on noise about 0.28 ms. The module is about 1 KB, compiled
-// synchronously on first use; its memory holds one image's pixels, indices
-// and run bits (about 5.2 bytes a pixel) and keeps the largest size it grew to.
+// ms in JS; on noise about 0.28 ms. The module is about 1.2 KB, compiled
+// synchronously on first use; its memory holds one image's pixels, run
+// bits and indices (5.125 bytes a pixel) and keeps the largest size it grew to.
 import { growMemory, lazyInstance } from './load.ts';
 import { QUANTIZE_WASM_BASE64 } from './quantize-wasm.ts';
 
@@ -57,23 +57,25 @@ export interface OpaqueSums {
 
 /**
  * The bucket sums of an opaque image (RGBA bytes, alpha ignored), and with
- * `maxExact` > 0 its exact palette when it has at most that many colours.
+ * `maxExact` > 0 (at most 256) its exact palette when it has at most that many colours.
  * Undefined when WebAssembly is not there, the image is larger than
  * MAX_QUANTIZE_PIXELS or the memory cannot grow: the caller does it in JS.
  * The views are valid until the next call.
  */
 export function opaqueSums(data: Uint8Array | Uint8ClampedArray, width: number, height: number, maxExact: number): OpaqueSums | undefined {
   const n = width * height;
-  if (n < 1 || n > MAX_QUANTIZE_PIXELS) return undefined;
+  // short data (a raster that is not what it says) is left to the JS passes
+  if (n < 1 || n > MAX_QUANTIZE_PIXELS || data.length < 4 * n) return undefined;
   const ex = instance();
   if (!ex) return undefined;
-  const out = align(PIXELS + 4 * n + PIXEL_SLACK);
-  const mask = align(out + n + INDEX_SLACK);
-  // one bit a pixel in 8-byte words, and one word more
-  if (!growMemory(ex.memory, mask + 8 * Math.ceil(n / 64) + 8)) return undefined;
+  // pixels, run bits, then the indices last: nothing is written past their slack
+  const mask = align(PIXELS + 4 * n + PIXEL_SLACK);
+  const out = align(mask + 8 * Math.ceil(n / 64) + 8);
+  if (!growMemory(ex.memory, out + n + INDEX_SLACK)) return undefined;
   const buf = ex.memory.buffer;
   new Uint8Array(buf, PIXELS, 4 * n).set(data.subarray(0, 4 * n));
-  const colors = ex.sums(PIXELS, n, maxExact, out, mask);
+  // KEYS holds 256 colours (and the hash's 1024 slots stay at most a quarter full)
+  const colors = ex.sums(PIXELS, n, Math.min(maxExact, 256), out, mask);
   return {
     colors,
     sums: new Int32Array(buf, SUMS, 4 * BUCKETS),

@@ -7,7 +7,8 @@
 ;; fine bucket is 4 bits of red, green and blue: ((p << 4) & 0xf00) |
 ;; ((p >> 8) & 0xf0) | ((p >> 20) & 0xf). Both passes go a run of one colour
 ;; at a time (map tiles are mostly long runs): `sums` first marks where runs
-;; start, 16 pixels a step, in a bit string that both passes walk.
+;; start, 16 pixels a step, in a bit string that both passes walk; images of
+;; short runs go a pixel at a time once no exact palette is sought.
 ;;
 ;; Fixed memory layout (byte addresses):
 ;;   0       SUMS: per bucket the sums of red, green, blue and the pixel
@@ -19,10 +20,10 @@
 ;;   74752   LOOKUP: 4096 u8, palette entry per bucket (set by the caller)
 ;;   81920   PIXELS (the caller's choice of addresses from here on): n i32
 ;;           and 64 bytes of slack (the run marks read up to 60 bytes past
-;;           the pixels); the indices, n u8 and 16 bytes of slack (the
-;;           vector stores write up to 15 bytes past a run, into bytes a
-;;           later run writes again or into the slack); the run bits, n bits
-;;           in 8-byte words and one word more.
+;;           the pixels); the run bits, n bits in 8-byte words and one word
+;;           more; the indices, n u8 and 16 bytes of slack (the vector
+;;           stores write up to 15 bytes past a run, into bytes a later run
+;;           writes again or into the slack).
 
 (module
   (memory (export "memory") 2)
@@ -31,8 +32,8 @@
   (global $SLOT_IDX i32 (i32.const 69632))
   (global $KEYS i32 (i32.const 73728))
   (global $LOOKUP i32 (i32.const 74752))
-  ;; Whether the image `sums` saw last has short runs (4 pixels or fewer on
-  ;; average): its passes then go a pixel at a time once no run needs to be
+  ;; Whether the image `sums` saw last has short runs (fewer than 4 pixels
+  ;; on average): its passes then go a pixel at a time once no run needs to be
   ;; told apart (finding them costs more than they save).
   (global $dense (mut i32) (i32.const 0))
 
