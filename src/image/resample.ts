@@ -92,13 +92,44 @@ export function transformExtent(
     return cropRaster(src, Math.round(offX), Math.round(offY), dw, dh, fill);
   }
 
-  const out = createRaster(dw, dh, fill);
+  if (!(Number.isFinite(scaleX) && Number.isFinite(scaleY) && Number.isFinite(offX) && Number.isFinite(offY) && scaleX > 0 && scaleY > 0)) {
+    tapCount(method);
+    return createRaster(dw, dh, fill);
+  }
+  return transformAxes(src, linearPositions(dw, offX, scaleX), linearPositions(dh, offY, scaleY), method, fill);
+}
+
+/** Source positions of n samples whose centres are `scale` apart, the first edge at `off`. */
+function linearPositions(n: number, off: number, scale: number): Float64Array {
+  const pos = new Float64Array(n);
+  for (let i = 0; i < n; i++) pos[i] = off + (i + 0.5) * scale;
+  return pos;
+}
+
+function tapCount(method: ResamplingMethod): number {
   const k = method === 'nearest' ? 1 : method === 'bilinear' ? 2 : method === 'bicubic' ? 4 : 0;
   if (k === 0) throw new RangeError(`unknown resampling method '${method as string}'`);
-  if (!(Number.isFinite(scaleX) && Number.isFinite(scaleY) && Number.isFinite(offX) && Number.isFinite(offY))) return out;
-  if (!(scaleX > 0 && scaleY > 0)) return out;
-  const xt = axisTaps(dw, offX, scaleX, src.width, k);
-  const yt = axisTaps(dh, offY, scaleY, src.height, k);
+  return k;
+}
+
+/**
+ * Samples `src` at separate positions per axis: destination column x at
+ * source x cols[x], row y at source y rows[y] (pixel edge coordinates, the
+ * sample's centre; NaN for none), into a cols.length x rows.length raster,
+ * with the filter of transformExtent (PIL's EXTENT: 4 bicubic taps, no
+ * widening). That is transformExtent for any mapping in which x depends on
+ * x alone and y on y alone (EPSG:4326 <-> web mercator). Samples outside
+ * the source keep `fill`; the ones inside must be one run along each axis
+ * (monotonic positions give that).
+ */
+export function transformAxes(
+  src: Raster, cols: Float64Array, rows: Float64Array, method: ResamplingMethod, fill: Rgba = TRANSPARENT,
+): Raster {
+  const dw = cols.length;
+  const out = createRaster(dw, rows.length, fill);
+  const k = tapCount(method);
+  const xt = axisTaps(cols, src.width, k);
+  const yt = axisTaps(rows, src.height, k);
   if (xt.first >= xt.end || yt.first >= yt.end) return out;
   const d = pixels32(out);
   if (k === 1) {
@@ -150,7 +181,8 @@ export function sourceSpan(lo: number, hi: number, size: number, margin: number)
 
 /**
  * Per-axis sampling table of an extent transform: for destination index i in
- * [first, end) (the samples whose centre lies inside the source) the k clamped
+ * [first, end) (from the first to the last sample whose centre lies inside
+ * the source; transformAxes' callers see that those in between do) the k clamped
  * source indices idx[i*k..] and their weights, as doubles (wf) and as
  * WEIGHT_BITS fixed point summing exactly to 1 (wi).
  */
@@ -163,7 +195,8 @@ const WEIGHT_ONE = 1 << WEIGHT_BITS;
 const MID_SHIFT = WEIGHT_BITS - 7;
 const OUT_SHIFT = WEIGHT_BITS + 7;
 
-function axisTaps(n: number, off: number, scale: number, size: number, k: number): AxisTaps {
+function axisTaps(pos: Float64Array, size: number, k: number): AxisTaps {
+  const n = pos.length;
   const idx = new Int32Array(n * k);
   const wf = new Float64Array(n * k);
   const wi = new Int32Array(n * k);
@@ -173,7 +206,7 @@ function axisTaps(n: number, off: number, scale: number, size: number, k: number
   let first = n;
   let end = 0;
   for (let i = 0; i < n; i++) {
-    const c = off + (i + 0.5) * scale;
+    const c = pos[i];
     if (!(c >= 0 && c < size)) continue;
     if (i < first) first = i;
     end = i + 1;

@@ -13,7 +13,7 @@
  */
 import { type Bbox, isSameSrs, isWebMercator, MERCATOR_MAX, type Srs } from '../srs/srs.ts';
 import { createRaster, TRANSPARENT, type Raster, type Rgba } from './raster.ts';
-import { type ResamplingMethod, sourceSpan, spanSampler, transformExtent } from './resample.ts';
+import { type ResamplingMethod, sourceSpan, spanSampler, transformAxes, transformExtent } from './resample.ts';
 
 /** Options of reprojectRaster. */
 export interface ReprojectOptions {
@@ -27,6 +27,19 @@ export interface ReprojectOptions {
    * moved into `src` (see meshSourceWindow).
    */
   mesh?: readonly MeshQuad[];
+  /** Or the axes, when the caller has them: separableAxes' positions, moved into `src` (see axesSourceWindow). */
+  axes?: AxisMap;
+}
+
+/**
+ * Where each destination column and row samples the source, for SRS pairs
+ * in which source x depends on destination x alone and source y on
+ * destination y alone: source pixel positions (edge coordinates) of each
+ * column's and each row's centre, NaN where the point does not transform.
+ */
+export interface AxisMap {
+  readonly cols: Float64Array;
+  readonly rows: Float64Array;
 }
 
 /**
@@ -48,6 +61,10 @@ export function reprojectRaster(
 ): Raster {
   const fill = opts.fill ?? TRANSPARENT;
   if (isSameSrs(srcSrs, dstSrs)) return transformExtent(src, srcBbox, dstBbox, dstSize, opts.method, fill);
+  // Separable pairs (EPSG:4326 <-> web mercator) need no mesh: every column
+  // and row is transformed exactly, and sampled like a same-SRS scaling.
+  const axes = opts.axes ?? (opts.mesh ? undefined : separableAxes([src.width, src.height], srcBbox, srcSrs, dstSize, dstBbox, dstSrs));
+  if (axes) return transformAxes(src, axes.cols, axes.rows, opts.method, fill);
   const mesh = opts.mesh ?? transformMesh([src.width, src.height], srcBbox, srcSrs, dstSize, dstBbox, dstSrs, opts.maxPxErr ?? 1);
   const [dw, dh] = dstSize;
   const out = createRaster(dw, dh, fill);
@@ -98,6 +115,76 @@ export function meshSourceWindow(
     nwy: q.nwy - y0, ney: q.ney - y0, swy: q.swy - y0, sey: q.sey - y0,
   }));
   return { window: [x0, y0, x1, y1], quads };
+}
+
+/**
+ * The axes of a reprojection between an SRS pair that maps each axis on its
+ * own (EPSG:4326 and web mercator under any alias, either way), or
+ * undefined for any other pair, or where the positions inside the source do
+ * not form one increasing run along an axis (a destination across the
+ * antimeridian): reprojectRaster then uses the mesh. With the axes, each
+ * sample lies where proj puts its centre, where the mesh's quads are within
+ * maxPxErr of it.
+ */
+export function separableAxes(
+  srcSize: readonly [number, number], srcBbox: Bbox, srcSrs: Srs,
+  dstSize: readonly [number, number], dstBbox: Bbox, dstSrs: Srs,
+): AxisMap | undefined {
+  if (!(separable(srcSrs) && separable(dstSrs))) return undefined;
+  checkSize(srcSize);
+  checkSize(dstSize);
+  checkBbox(srcBbox);
+  checkBbox(dstBbox);
+  const m = new MeshBuilder(srcSize, srcBbox, srcSrs, dstSize, dstBbox, dstSrs, 1);
+  const [dw, dh] = dstSize;
+  const cols = new Float64Array(dw);
+  const rows = new Float64Array(dh);
+  // each axis along the other's middle, where every point of these pairs transforms
+  for (let x = 0; x < dw; x++) cols[x] = m.sourcePixel(x + 0.5, dh / 2)[0];
+  for (let y = 0; y < dh; y++) rows[y] = m.sourcePixel(dw / 2, y + 0.5)[1];
+  return increasingInside(cols, srcSize[0]) && increasingInside(rows, srcSize[1]) ? { cols, rows } : undefined;
+}
+
+/** SRS whose axes map on their own to and from each other: geographic WGS 84 and web mercator. */
+function separable(srs: Srs): boolean {
+  return srs.canonical === 'EPSG:4326' || isWebMercator(srs);
+}
+
+/** Whether the positions inside [0, size) come one after another (no gap, no NaN between) and increase. */
+function increasingInside(pos: Float64Array, size: number): boolean {
+  let first = -1;
+  let last = -1;
+  for (let i = 0; i < pos.length; i++) {
+    const c = pos[i];
+    if (!(c >= 0 && c < size)) continue;
+    if (first < 0) first = i;
+    else if (!(c > pos[last]) || last !== i - 1) return false;
+    last = i;
+  }
+  return true;
+}
+
+/**
+ * The source pixels a reprojection along `axes` reads (see meshSourceWindow),
+ * and the axes moved into that window.
+ */
+export function axesSourceWindow(
+  axes: AxisMap, srcW: number, srcH: number, margin = 2,
+): { window: [number, number, number, number]; axes: AxisMap } {
+  const range = (pos: Float64Array, size: number): [number, number] => {
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const c of pos) {
+      if (!(c >= 0 && c < size)) continue;
+      lo = Math.min(lo, c);
+      hi = Math.max(hi, c);
+    }
+    return sourceSpan(lo, hi, size, margin);
+  };
+  const [x0, x1] = range(axes.cols, srcW);
+  const [y0, y1] = range(axes.rows, srcH);
+  const shift = (pos: Float64Array, by: number) => by === 0 ? pos : pos.map((c) => c - by);
+  return { window: [x0, y0, x1, y1], axes: { cols: shift(axes.cols, x0), rows: shift(axes.rows, y0) } };
 }
 
 /**
@@ -238,6 +325,12 @@ class MeshBuilder {
     }
     this.px = (sx - minx) / this.srcResX;
     this.py = (this.srcBbox[3] - p[1]) / this.srcResY;
+  }
+
+  /** Destination pixel (edge coordinates) to source pixel; NaN where proj fails. */
+  sourcePixel(x: number, y: number): [number, number] {
+    this.toSrcPx(x, y);
+    return [this.px, this.py];
   }
 
   /** Index of a quad corner in the corner arrays; neighbouring quads share corners, so each is transformed once. */

@@ -11,7 +11,7 @@ import { decodeImageInto } from '../image/codec.ts';
 import type { ClipRect } from '../image/png-decode.ts';
 import { createRaster, type Raster } from '../image/raster.ts';
 import { extentSourceWindow, pasteRaster, transformExtent, type ResamplingMethod } from '../image/resample.ts';
-import { meshSourceWindow, reprojectRaster, transformMesh } from '../image/transform.ts';
+import { axesSourceWindow, meshSourceWindow, reprojectRaster, separableAxes, transformMesh } from '../image/transform.ts';
 import { isSameSrs, preferredSource, type PreferredSrc, type Srs } from '../srs/srs.ts';
 import type { Bbox } from '../srs/types.ts';
 import { bboxPositionInImage } from '../source/wms.ts';
@@ -141,8 +141,10 @@ export class CacheMapLayer implements Source {
     // The stitched image is only the part of the tiles the scaling or the
     // reprojection reads.
     const [fullW, fullH] = [cols * tw, rows * th];
-    const mesh = sameSrs ? undefined : meshSourceWindow(transformMesh([fullW, fullH], srcBbox, g.srs, q.size, q.bbox, q.srs), fullW, fullH);
-    const [wx0, wy0, wx1, wy1] = mesh ? mesh.window : extentSourceWindow(fullW, fullH, srcBbox, q.bbox, q.size);
+    const axesFull = sameSrs ? undefined : separableAxes([fullW, fullH], srcBbox, g.srs, q.size, q.bbox, q.srs);
+    const axes = axesFull && axesSourceWindow(axesFull, fullW, fullH);
+    const mesh = sameSrs || axes ? undefined : meshSourceWindow(transformMesh([fullW, fullH], srcBbox, g.srs, q.size, q.bbox, q.srs), fullW, fullH);
+    const [wx0, wy0, wx1, wy1] = axes ? axes.window : mesh ? mesh.window : extentSourceWindow(fullW, fullH, srcBbox, q.bbox, q.size);
     const stitched = createRaster(wx1 - wx0, wy1 - wy0);
     await Promise.all(tiles.map((t, i) => {
       if (!t) return undefined;
@@ -153,8 +155,8 @@ export class CacheMapLayer implements Source {
       return decodeTileInto(t, stitched, x, y, [x, y, x + tw, y + th]);
     }));
     const stitchedBbox = windowBbox(srcBbox, fullW, fullH, [wx0, wy0, wx1, wy1]);
-    const raster = mesh
-      ? reprojectRaster(stitched, stitchedBbox, g.srs, q.bbox, q.size, q.srs, { method: this.opts.resampling, mesh: mesh.quads })
+    const raster = axes || mesh
+      ? reprojectRaster(stitched, stitchedBbox, g.srs, q.bbox, q.size, q.srs, { method: this.opts.resampling, axes: axes?.axes, mesh: mesh?.quads })
       : transformExtent(stitched, stitchedBbox, q.bbox, q.size, this.opts.resampling);
     return { raster, cacheable };
   }

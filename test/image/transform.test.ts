@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRaster, getPixel, type Raster, type Rgba } from '../../src/image/raster.ts';
 import { transformExtent, type ResamplingMethod } from '../../src/image/resample.ts';
-import { reprojectRaster, transformMesh } from '../../src/image/transform.ts';
+import { axesSourceWindow, reprojectRaster, separableAxes, transformMesh } from '../../src/image/transform.ts';
 import { getSrs, MERCATOR_MAX, type Bbox, type Srs } from '../../src/srs/srs.ts';
 
 const WGS84 = getSrs('EPSG:4326');
@@ -257,5 +257,93 @@ describe('reprojectRaster', () => {
     const coarse = transformMesh([512, 512], WORLD_MERC, MERC, [1024, 768], dstBbox, WGS84, 4).length;
     const fine = transformMesh([512, 512], WORLD_MERC, MERC, [1024, 768], dstBbox, WGS84, 0.25).length;
     assert.ok(fine > coarse, `${fine} > ${coarse}`);
+  });
+});
+
+describe('reprojection by axes (EPSG:4326 <-> web mercator)', () => {
+  /** A smooth opaque pattern: red along x, green along y, blue in diagonal waves. */
+  function smooth(w: number, h: number): Raster {
+    const r = createRaster(w, h);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        r.data.set([(x * 255) / w, (y * 255) / h, 128 + 100 * Math.sin((x + y) / 23), 255], (y * w + x) * 4);
+      }
+    }
+    return r;
+  }
+
+  it("samples each column and row where proj puts its centre, both ways", () => {
+    const cases: [Bbox, Srs, Bbox, Srs][] = [
+      [WGS84.transformBbox([1, 45, 17, 57], MERC), MERC, [2, 46, 16, 56], WGS84],
+      [[1, 45, 17, 57], WGS84, WGS84.transformBbox([2, 46, 16, 56], MERC), MERC],
+      [WORLD_MERC, getSrs('EPSG:900913'), [-180, -80, 180, 80], getSrs('CRS:84')],
+    ];
+    for (const [srcBbox, srcSrs, dstBbox, dstSrs] of cases) {
+      const srcSize: [number, number] = [640, 800];
+      const dstSize: [number, number] = [280, 200];
+      const axes = separableAxes(srcSize, srcBbox, srcSrs, dstSize, dstBbox, dstSrs);
+      assert.ok(axes, `${srcSrs.code} -> ${dstSrs.code}`);
+      for (const [x, y] of [[0, 0], [139, 100], [279, 199], [17, 180]]) {
+        const wx = dstBbox[0] + ((x + 0.5) * (dstBbox[2] - dstBbox[0])) / dstSize[0];
+        const wy = dstBbox[3] - ((y + 0.5) * (dstBbox[3] - dstBbox[1])) / dstSize[1];
+        const [sx, sy] = dstSrs.transformPoint([wx, wy], srcSrs);
+        const px = ((sx - srcBbox[0]) / (srcBbox[2] - srcBbox[0])) * srcSize[0];
+        const py = ((srcBbox[3] - sy) / (srcBbox[3] - srcBbox[1])) * srcSize[1];
+        assert.ok(Math.abs(axes.cols[x] - px) < 1e-6, `${srcSrs.code} -> ${dstSrs.code} column ${x}: ${axes.cols[x]} vs ${px}`);
+        assert.ok(Math.abs(axes.rows[y] - py) < 1e-6, `${srcSrs.code} -> ${dstSrs.code} row ${y}: ${axes.rows[y]} vs ${py}`);
+      }
+    }
+  });
+
+  it('has no axes for other pairs, or for a destination across the antimeridian', () => {
+    const srcBbox = WGS84.transformBbox([1, 45, 17, 57], MERC);
+    assert.equal(separableAxes([640, 800], srcBbox, MERC, [100, 100], [350000, 5650000, 750000, 5950000], UTM32), undefined);
+    assert.equal(separableAxes([640, 800], [350000, 5650000, 750000, 5950000], UTM32, [100, 100], [2, 46, 16, 56], WGS84), undefined);
+    // a source on both sides of the antimeridian seen from a destination that wraps
+    const wrapped = separableAxes([512, 512], [-MERCATOR_MAX, -MERCATOR_MAX / 2, MERCATOR_MAX, MERCATOR_MAX / 2], MERC, [200, 100], [170, -20, 190, 20], WGS84);
+    assert.equal(wrapped, undefined);
+  });
+
+  it('agrees with a fine mesh within rounding, and leaves samples outside the source as the fill', () => {
+    const srcBbox = WGS84.transformBbox([1, 45, 17, 57], MERC);
+    const src = smooth(640, 800);
+    const dstBbox: Bbox = [0, 44, 16, 56]; // west and south of the source: fill there
+    const dstSize: [number, number] = [320, 240];
+    const fill: Rgba = [9, 8, 7, 255];
+    for (const method of ['nearest', 'bilinear', 'bicubic'] as ResamplingMethod[]) {
+      const byAxes = reprojectRaster(src, srcBbox, MERC, dstBbox, dstSize, WGS84, { method, fill });
+      const mesh = transformMesh([640, 800], srcBbox, MERC, dstSize, dstBbox, WGS84, 0.01);
+      const byMesh = reprojectRaster(src, srcBbox, MERC, dstBbox, dstSize, WGS84, { method, fill, mesh });
+      let worst = 0;
+      let fills = 0;
+      for (let i = 0; i < byAxes.data.length; i += 4) {
+        const a = byAxes.data.subarray(i, i + 4);
+        const b = byMesh.data.subarray(i, i + 4);
+        if (a[0] === 9 && a[1] === 8 && a[2] === 7) fills++;
+        for (let c = 0; c < 4; c++) worst = Math.max(worst, Math.abs(a[c] - b[c]));
+      }
+      // nearest may pick the neighbour where a centre lies on a pixel edge
+      assert.ok(worst <= (method === 'nearest' ? 6 : 2), `${method}: largest difference ${worst}`);
+      assert.ok(fills > 320 * 15, `${method}: the margin outside the source keeps the fill (${fills})`);
+      assert.deepEqual([...getPixel(byAxes, 2, 2)], fill);
+    }
+  });
+
+  it('gives the same pixels from the source window as from the whole source', () => {
+    const srcBbox = WGS84.transformBbox([1, 45, 17, 57], MERC);
+    const src = smooth(640, 800);
+    const dstBbox: Bbox = [6, 48, 9, 51];
+    const dstSize: [number, number] = [150, 150];
+    const whole = reprojectRaster(src, srcBbox, MERC, dstBbox, dstSize, WGS84, { method: 'bicubic' });
+    const axes = separableAxes([640, 800], srcBbox, MERC, dstSize, dstBbox, WGS84)!;
+    const { window: [x0, y0, x1, y1], axes: moved } = axesSourceWindow(axes, 640, 800);
+    assert.ok(x1 - x0 < 400 && y1 - y0 < 400, 'the window is a part of the source');
+    const part = createRaster(x1 - x0, y1 - y0);
+    for (let y = y0; y < y1; y++) part.data.set(src.data.subarray((y * 640 + x0) * 4, (y * 640 + x1) * 4), (y - y0) * (x1 - x0) * 4);
+    const resX = (srcBbox[2] - srcBbox[0]) / 640;
+    const resY = (srcBbox[3] - srcBbox[1]) / 800;
+    const partBbox: Bbox = [srcBbox[0] + x0 * resX, srcBbox[3] - y1 * resY, srcBbox[0] + x1 * resX, srcBbox[3] - y0 * resY];
+    const fromPart = reprojectRaster(part, partBbox, MERC, dstBbox, dstSize, WGS84, { method: 'bicubic', axes: moved });
+    assert.deepEqual(fromPart.data, whole.data);
   });
 });
