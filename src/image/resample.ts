@@ -696,9 +696,10 @@ function bicubicSpan(
   const fdx = Math.round(dx * one);
   const fdy = Math.round(dy * one);
   if (fdy === 0 && cols && colOpaque && i1 - i0 >= 8) {
-    // The span keeps its source row (a reprojection between SRS whose y
-    // depends on latitude only, e.g. EPSG:4326 from EPSG:3857): weigh the 4
-    // rows once per source column, then 4 taps per pixel instead of 16.
+    // The span keeps its source row (a mesh between SRS whose y depends on
+    // latitude only, e.g. EPSG:4326 from EPSG:3857 where the columns wrap
+    // around the antimeridian): weigh the 4 rows once per source column,
+    // then 4 taps per pixel instead of 16.
     const xa = fx >> fb;
     const xb = (fx + (i1 - 1 - i0) * fdx) >> fb;
     const lo = clampIndex(Math.min(xa, xb) - 1, maxX);

@@ -10,6 +10,11 @@
  * of the projection's valid area, and that pixel is transformed on its own.
  * That keeps a seam from smearing the whole world across one quad, at the cost
  * of one proj call per pixel along such a line only.
+ *
+ * Between EPSG:4326 and web mercator no mesh is needed: source x depends on
+ * destination x alone and source y on destination y alone, so every column
+ * and row is transformed exactly and sampled like a same-SRS scaling
+ * (separableAxes, resample.ts's transformAxes).
  */
 import { type Bbox, isSameSrs, isWebMercator, MERCATOR_MAX, type Srs } from '../srs/srs.ts';
 import { createRaster, TRANSPARENT, type Raster, type Rgba } from './raster.ts';
@@ -120,9 +125,10 @@ export function meshSourceWindow(
 /**
  * The axes of a reprojection between an SRS pair that maps each axis on its
  * own (EPSG:4326 and web mercator under any alias, either way), or
- * undefined for any other pair, or where the positions inside the source do
- * not form one increasing run along an axis (a destination across the
- * antimeridian): reprojectRaster then uses the mesh. With the axes, each
+ * undefined for any other pair, where a column does not transform, or where
+ * the positions inside the source do not form one increasing run along an
+ * axis (a destination whose columns wrap around the antimeridian into the
+ * source twice): reprojectRaster then uses the mesh. With the axes, each
  * sample lies where proj puts its centre, where the mesh's quads are within
  * maxPxErr of it.
  */
@@ -139,9 +145,20 @@ export function separableAxes(
   const [dw, dh] = dstSize;
   const cols = new Float64Array(dw);
   const rows = new Float64Array(dh);
-  // each axis along the other's middle, where every point of these pairs transforms
-  for (let x = 0; x < dw; x++) cols[x] = m.sourcePixel(x + 0.5, dh / 2)[0];
+  // Each axis along a line of the other that transforms: the middle row,
+  // kept off the poles in a geographic destination (past them nothing
+  // transforms, and a bbox may reach beyond), and the middle column (any
+  // longitude or mercator x transforms).
+  let rowForCols = dh / 2;
+  if (dstSrs.isLatLong) {
+    const res = (dstBbox[3] - dstBbox[1]) / dh;
+    const lat = Math.min(80, Math.max(-80, (dstBbox[1] + dstBbox[3]) / 2));
+    rowForCols = (dstBbox[3] - lat) / res;
+  }
+  for (let x = 0; x < dw; x++) cols[x] = m.sourcePixel(x + 0.5, rowForCols)[0];
   for (let y = 0; y < dh; y++) rows[y] = m.sourcePixel(dw / 2, y + 0.5)[1];
+  // a column that does not transform would blank the image: the mesh does those
+  if (cols.some(Number.isNaN)) return undefined;
   return increasingInside(cols, srcSize[0]) && increasingInside(rows, srcSize[1]) ? { cols, rows } : undefined;
 }
 

@@ -304,6 +304,23 @@ describe('reprojection by axes (EPSG:4326 <-> web mercator)', () => {
     assert.equal(wrapped, undefined);
   });
 
+  it('paints the rows below a pole when the destination reaches past it', () => {
+    // The middle row of [0, 60, 30, 130] lies at 95N, where nothing transforms.
+    const src = smooth(512, 512);
+    const dstBbox: Bbox = [0, 60, 30, 130];
+    const dstSize: [number, number] = [100, 100];
+    assert.ok(separableAxes([512, 512], WORLD_MERC, MERC, dstSize, dstBbox, WGS84), 'the axes path is taken');
+    const out = reprojectRaster(src, WORLD_MERC, MERC, dstBbox, dstSize, WGS84, { method: 'bicubic' });
+    for (let y = 0; y < 100; y++) {
+      const lat = 130 - (y + 0.5) * 0.7;
+      for (const x of [0, 50, 99]) {
+        const a = getPixel(out, x, y)[3];
+        if (lat < 85) assert.equal(a, 255, `row ${y} (${lat.toFixed(2)}N) is painted`);
+        if (lat > 85.06) assert.equal(a, 0, `row ${y} (${lat.toFixed(2)}N) is beyond the source`);
+      }
+    }
+  });
+
   it('agrees with a fine mesh within rounding, and leaves samples outside the source as the fill', () => {
     const srcBbox = WGS84.transformBbox([1, 45, 17, 57], MERC);
     const src = smooth(640, 800);
