@@ -373,7 +373,9 @@ function octreeWith(
   // The opaque passes in WebAssembly where it is there (wasm/quantize.ts:
   // about a third of the time the JS ones take on map tiles), with
   // `bucketOf` unused; JS otherwise.
-  const wasm = opaqueSumsApply(r, alpha) ? opaqueSums(r.data, w, h, tryExact ? max : 0) : undefined;
+  const opaque = opaqueSumsApply(r, alpha);
+  const maxExact = tryExact ? max : 0;
+  const wasm = opaque ? opaqueSums(r.data, w, h, maxExact) : undefined;
   const bucketOf = wasm ? undefined : bucketBuffer(n);
   if (wasm) {
     // the sums first: the module's must be zero again whatever follows
@@ -383,8 +385,8 @@ function octreeWith(
       exactKeys.set(wasm.keys.subarray(0, wasm.colors));
       return exactResult(wasm.colors);
     }
-  } else if (opaqueSumsApply(r, alpha)) {
-    const colors = fineSumsOpaque(pixels32(r), w, h, bucketOf!, fine, used, tryExact ? max : 0, layout);
+  } else if (opaque) {
+    const colors = fineSumsOpaque(pixels32(r), w, h, bucketOf!, fine, used, maxExact, layout);
     if (colors >= 0) return exactResult(colors);
   } else fineSums(pixels32(r), bucketOf!, alpha, useAlpha, fb, fine, used);
 

@@ -26,6 +26,9 @@ export function growMemory(memory: WebAssembly.Memory, bytes: number): boolean {
   }
 }
 
+/** `n` rounded up to a multiple of 16: where the modules' vector loops want their regions to start. */
+export const align16 = (n: number): number => (n + 15) & ~15;
+
 /**
  * The exports of a module given as base64 (a generated NAME-wasm.ts),
  * compiled and instantiated synchronously on the first call and kept; null

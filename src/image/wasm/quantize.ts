@@ -8,7 +8,7 @@
 // ms in JS; on noise about 0.28 ms. The module is about 1.2 KB, compiled
 // synchronously on first use; its memory holds one image's pixels, run
 // bits and indices (5.125 bytes a pixel) and keeps the largest size it grew to.
-import { growMemory, lazyInstance } from './load.ts';
+import { align16, growMemory, lazyInstance } from './load.ts';
 import { QUANTIZE_WASM_BASE64 } from './quantize-wasm.ts';
 
 interface Exports {
@@ -30,7 +30,6 @@ const INDEX_SLACK = 16;
 /** Largest image (pixels) the module takes: about 5.5 MB of memory. Larger ones are quantized in JS. */
 export const MAX_QUANTIZE_PIXELS = 1 << 20;
 
-const align = (a: number): number => (a + 15) & ~15;
 
 /** The module, or null without WebAssembly (or SIMD): the quantizer stays in JS. */
 const instance = lazyInstance<Exports>(QUANTIZE_WASM_BASE64);
@@ -69,8 +68,8 @@ export function opaqueSums(data: Uint8Array | Uint8ClampedArray, width: number, 
   const ex = instance();
   if (!ex) return undefined;
   // pixels, run bits, then the indices last: nothing is written past their slack
-  const mask = align(PIXELS + 4 * n + PIXEL_SLACK);
-  const out = align(mask + 8 * Math.ceil(n / 64) + 8);
+  const mask = align16(PIXELS + 4 * n + PIXEL_SLACK);
+  const out = align16(mask + 8 * Math.ceil(n / 64) + 8);
   if (!growMemory(ex.memory, out + n + INDEX_SLACK)) return undefined;
   const buf = ex.memory.buffer;
   new Uint8Array(buf, PIXELS, 4 * n).set(data.subarray(0, 4 * n));

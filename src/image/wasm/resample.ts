@@ -11,7 +11,7 @@
 // use, so a worker holds at most that much after one huge request.
 import { Buffer } from 'node:buffer';
 import type { Raster } from '../raster.ts';
-import { growMemory } from './load.ts';
+import { align16, growMemory } from './load.ts';
 import { RESAMPLE_WASM_BASE64 } from './resample-wasm.ts';
 
 interface Exports {
@@ -129,11 +129,9 @@ function writeTables(): void {
   }
 }
 
-const align = (n: number): number => (n + 15) & ~15;
-
 /** Bytes of the padded copy of a w x h source, plus 16 of opaque slack for `opaque`'s vector reads. */
 function paddedBytes(w: number, h: number): number {
-  return align((w + 2 * PAD) * (h + 2 * PAD) * 4 + 16);
+  return align16((w + 2 * PAD) * (h + 2 * PAD) * 4 + 16);
 }
 
 /** Copies `src` to DATA with PAD edge copies on every side. */
@@ -176,7 +174,7 @@ export function wasmBicubicSampler(
   const out = DATA + srcBytes;
   // output room for one destination row; longer spans go in parts
   const maxN = Math.max(1, dw);
-  const bytes = out + align(maxN * 4);
+  const bytes = out + align16(maxN * 4);
   if (sw < 1 || sh < 1 || bytes > MAX_BYTES) return undefined;
   const load = (): Exports | undefined => {
     const e = ready(bytes);
@@ -230,10 +228,10 @@ export function wasmExtentBicubic(
   const sw = src.width;
   const sh = src.height;
   const offs = DATA + paddedBytes(sw, sh);
-  const wts = offs + align(dw * 4);
+  const wts = offs + align16(dw * 4);
   const ring = wts + dw * 32;
   const rowOut = ring + 4 * dw * 16;
-  const bytes = rowOut + align(dw * 4);
+  const bytes = rowOut + align16(dw * 4);
   if (sw < 1 || sh < 1) return undefined;
   const e = ready(bytes);
   if (!e) return undefined;

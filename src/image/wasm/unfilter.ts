@@ -8,7 +8,7 @@
 // an image's scanlines and pixels (about 1-2 MB; MAX_BYTES at most for a
 // decode) and keeps the largest size it grew to: large images go through it
 // a strip at a time.
-import { growMemory, lazyInstance } from './load.ts';
+import { align16, growMemory, lazyInstance } from './load.ts';
 import { UNFILTER_WASM_BASE64 } from './unfilter-wasm.ts';
 
 interface Exports {
@@ -29,13 +29,12 @@ const SLACK = 16;
 /** The module, or null without WebAssembly (or SIMD): callers unfilter in JS. */
 const instance = lazyInstance<Exports>(UNFILTER_WASM_BASE64);
 
-const align = (n: number): number => (n + 15) & ~15;
 
 /** Where the unfiltered rows and the RGBA pixels of a strip of `rows` go, and the bytes the whole layout takes. */
 function layout(rows: number, stride: number, rgbToRgba: boolean): { dst: number; rgba: number; end: number } {
   // scanlines at 0, then the row above (zeros, or the previous strip's last row) right before the unfiltered rows at dst
-  const dst = align((stride + 1) * rows + SLACK) + align(stride);
-  const rgba = align(dst + stride * rows + SLACK);
+  const dst = align16((stride + 1) * rows + SLACK) + align16(stride);
+  const rgba = align16(dst + stride * rows + SLACK);
   const end = rgbToRgba ? rgba + (stride / 3) * rows * 4 + SLACK : rgba;
   return { dst, rgba, end };
 }
@@ -121,7 +120,7 @@ export function packScanlines(
   const rowIn = width * 4;
   const line = width * (rgb ? 3 : 4) + 1;
   const strip = Math.max(1, Math.min(height, Math.floor(PACK_STRIP_BYTES / rowIn)));
-  const dst = align(rowIn * strip);
+  const dst = align16(rowIn * strip);
   if (!growMemory(ex.memory, dst + line * strip + SLACK)) return undefined;
   const mem = new Uint8Array(ex.memory.buffer);
   let adler = 1;
